@@ -1,0 +1,73 @@
+"""Where tlcore keeps caches and results, and how it writes them without leaving half-written files behind."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+CACHE_ENV = "TLCORE_CACHE"
+RESULTS_ENV = "TLCORE_RESULTS"
+
+
+def cache_dir() -> Path:
+    """Root of the model and data cache: ``$TLCORE_CACHE`` or ``~/.cache/tlcore``."""
+    path = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "tlcore"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def results_dir() -> Path:
+    """Root of the run store and result tables: ``$TLCORE_RESULTS`` or ``./results`` beside the book."""
+    path = Path(os.environ.get(RESULTS_ENV, _project_root() / "results"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _project_root() -> Path:
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "_toc.yml").exists() and (candidate / "tlcore").is_dir():
+            return candidate
+    return here
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_hash(config: dict, length: int = 16) -> str:
+    """A short stable hash of a JSON-able config; key order does not matter."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:length]
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block finishes without error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, default=str))
