@@ -1,0 +1,51 @@
+"""Batched feature extraction shared by similarity measures, probes and transferability metrics."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.inference_mode()
+def extract_features(
+    model: nn.Module,
+    dataset: Dataset,
+    *,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+    logits: bool = False,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pooled penultimate features (or logits) of ``model`` on every sample of ``dataset``.
+
+    Returns ``(features, labels)``: float32 CPU tensors of shape (N, D) and int64 (N,). The model must follow timm's
+    interface (``forward_features`` then ``forward_head(..., pre_logits=True)``). It is put in eval mode and restored.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs, labels = [], []
+    try:
+        for inputs, targets in tqdm(_batches(dataset, batch_size), disable=not progress, desc="features"):
+            inputs = inputs.to(device, non_blocking=True)
+            out = model.forward_features(inputs)
+            out = model.forward_head(out, pre_logits=not logits)
+            outputs.append(out.float().cpu())
+            labels.append(torch.as_tensor(targets).long().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs), torch.cat(labels)
+
+
+def _batches(dataset: Dataset, batch_size: int):
+    images = getattr(dataset, "images", None)
+    if isinstance(images, torch.Tensor):
+        for start in range(0, len(images), batch_size):
+            yield images[start : start + batch_size], dataset.labels[start : start + batch_size]
+    else:
+        yield from DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)

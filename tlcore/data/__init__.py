@@ -1,0 +1,54 @@
+"""Datasets: the embedded offline world and the real tier, behind one entry point, :func:`load`.
+
+>>> train = load("glyphs_near", split="train", n_per_class=20, seed=0)
+>>> train.images.shape
+torch.Size([400, 1, 32, 32])
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+
+from .base import ImageDataset
+from .embedded import EMBEDDED, SPLITS, load_embedded
+from .real import REAL, DatasetNotAvailable, RealImageDataset, load_folder, load_real
+
+TARGETS = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
+SOURCE = "glyphs_source"
+
+__all__ = ["load", "list_datasets", "ImageDataset", "RealImageDataset", "DatasetNotAvailable", "TARGETS", "SOURCE"]
+
+
+def load(name: str, split: str = "train", n_per_class: int | None = None, seed: int = 0, **kwargs):
+    """Load dataset ``name``'s ``split`` ("train", "val" or "test").
+
+    ``n_per_class`` sets the training size (validation and test sizes are fixed per dataset); ``seed`` fixes which
+    samples are drawn, and the same arguments always give the same images. Names: see :func:`list_datasets`; also
+    ``"folder:/path/to/images"`` for an ImageFolder tree. Real-tier keywords: ``root``, ``download``, ``image_size``.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    if name in EMBEDDED:
+        if kwargs:
+            raise TypeError(f"embedded dataset {name!r} takes no extra arguments, got {sorted(kwargs)}")
+        return _load_embedded_cached(name, split, n_per_class, seed)
+    if name in REAL:
+        return load_real(name, split, n_per_class, seed, **kwargs)
+    if name.startswith("folder:"):
+        return load_folder(name.removeprefix("folder:"), split, n_per_class, seed, **kwargs)
+    raise KeyError(f"unknown dataset {name!r}; known: {', '.join([*EMBEDDED, *REAL])} or 'folder:PATH'")
+
+
+@lru_cache(maxsize=64)
+def _load_embedded_cached(name: str, split: str, n_per_class: int | None, seed: int) -> ImageDataset:
+    return load_embedded(name, split, n_per_class, seed)
+
+
+def list_datasets() -> pd.DataFrame:
+    """One row per dataset: name, tier, role in the world, classes (embedded only), description."""
+    rows = [{"name": s.name, "tier": "embedded", "role": s.role, "classes": len(s.classes()),
+             "description": s.description} for s in EMBEDDED.values()]
+    rows += [{"name": s.name, "tier": "real", "role": "real-tier", "classes": None, "description": s.description}
+             for s in REAL.values()]
+    return pd.DataFrame(rows)

@@ -1,0 +1,124 @@
+"""The offline datasets of the embedded world, each a pure function of (split, n_per_class, seed)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..seeding import rng
+from .base import ImageDataset
+from .bundled import handwritten_digits
+from .glyphs import RenderStyle, faces_covering, render
+from .textures import render_texture, texture_classes
+from .world import glyph_world
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class EmbeddedSpec:
+    """How one embedded dataset is made and how large its splits are.
+
+    ``role`` places it in the world: the source corpus, or a target at a stated distance from it (near, mid, far,
+    real). ``max_train_per_class`` is None for procedural data (any size) and the pool size for bundled data.
+    """
+
+    name: str
+    role: str
+    description: str
+    classes: Callable[[], list[str]]
+    val_per_class: int
+    test_per_class: int
+    default_train_per_class: int
+    max_train_per_class: int | None = None
+
+
+def _glyph_classes(part: str) -> Callable[[], list[str]]:
+    return lambda: ["".join(group) for group in getattr(glyph_world(), part)]
+
+
+EMBEDDED: dict[str, EmbeddedSpec] = {
+    spec.name: spec
+    for spec in (
+        EmbeddedSpec("glyphs_source", "source",
+                     "Letters of the Latin, Greek and Cyrillic scripts (look-alikes merged), 16 font faces.",
+                     _glyph_classes("source"), val_per_class=20, test_per_class=20, default_train_per_class=300),
+        EmbeddedSpec("glyphs_near", "near",
+                     "Held-out letters of the source scripts (no look-alike and no other case of them in the source).",
+                     _glyph_classes("near"), val_per_class=10, test_per_class=30, default_train_per_class=20),
+        EmbeddedSpec("glyphs_mid", "mid",
+                     "Georgian letters: the same medium (rendered strokes), a script absent from the source.",
+                     _glyph_classes("mid"), val_per_class=10, test_per_class=30, default_train_per_class=20),
+        EmbeddedSpec("textures_far", "far",
+                     "Noisy sinusoidal gratings, 10 orientations x 2 frequencies: no strokes, no letters.",
+                     texture_classes, val_per_class=10, test_per_class=30, default_train_per_class=20),
+        EmbeddedSpec("digits_real", "real",
+                     "scikit-learn's handwritten digits (UCI, 8x8 scans), upsampled to 32x32.",
+                     lambda: [str(d) for d in range(10)], val_per_class=10, test_per_class=30,
+                     default_train_per_class=20, max_train_per_class=134),
+    )
+}
+
+
+def load_embedded(name: str, split: str, n_per_class: int | None, seed: int) -> ImageDataset:
+    spec = EMBEDDED[name]
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    per_class = {"val": spec.val_per_class, "test": spec.test_per_class}.get(
+        split, spec.default_train_per_class if n_per_class is None else n_per_class
+    )
+    if split == "train" and (not isinstance(per_class, (int, np.integer)) or per_class < 1):
+        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    if spec.max_train_per_class is not None and split == "train" and per_class > spec.max_train_per_class:
+        raise ValueError(
+            f"{name} has only {spec.max_train_per_class} training images per class; asked for {per_class}"
+        )
+    classes = spec.classes()
+    images = np.empty((len(classes) * per_class, 32, 32), np.float32)
+    labels = np.repeat(np.arange(len(classes)), per_class)
+    make = _SAMPLERS[name]
+    for c in range(len(classes)):
+        images[c * per_class : (c + 1) * per_class] = make(c, split, per_class, seed)
+    return ImageDataset(
+        torch.from_numpy(images[:, None]), torch.from_numpy(labels), classes, name, split,
+        {"role": spec.role, "n_per_class": per_class, "seed": seed},
+    )
+
+
+def _glyph_sampler(part: str):
+    def sample(c: int, split: str, count: int, seed: int) -> np.ndarray:
+        group = getattr(glyph_world(), part)[c]
+        out = np.empty((count, 32, 32), np.float32)
+        for i in range(count):
+            r = rng("glyphs", part, split, seed, c, i)
+            char = group[int(r.integers(len(group)))]
+            faces = faces_covering(char)
+            out[i] = render(char, faces[int(r.integers(len(faces)))], r, RenderStyle())
+        return out
+
+    return sample
+
+
+def _texture_sampler(c: int, split: str, count: int, seed: int) -> np.ndarray:
+    return np.stack([render_texture(c, rng("textures", split, seed, c, i)) for i in range(count)])
+
+
+def _digit_sampler(c: int, split: str, count: int, seed: int) -> np.ndarray:
+    # A finite pool: one seeded permutation per class, cut into disjoint test | val | train blocks.
+    images, targets = handwritten_digits()
+    members = np.flatnonzero(targets == c)
+    order = members[rng("digits", seed, c).permutation(len(members))]
+    spec = EMBEDDED["digits_real"]
+    start = {"test": 0, "val": spec.test_per_class, "train": spec.test_per_class + spec.val_per_class}[split]
+    return images[order[start : start + count]]
+
+
+_SAMPLERS = {
+    "glyphs_source": _glyph_sampler("source"),
+    "glyphs_near": _glyph_sampler("near"),
+    "glyphs_mid": _glyph_sampler("mid"),
+    "textures_far": _texture_sampler,
+    "digits_real": _digit_sampler,
+}

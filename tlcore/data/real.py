@@ -1,0 +1,181 @@
+"""The real tier: torchvision datasets and image folders, behind the same ``load`` as the embedded world.
+
+Nothing is downloaded unless asked (``download=True``); offline, a missing dataset fails at once with a message that
+names the folder that was searched and how to fill it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..seeding import rng
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DATA_ENV = "TLCORE_DATA"
+
+
+class DatasetNotAvailable(FileNotFoundError):
+    """A real-tier dataset is not on disk and may not be downloaded here."""
+
+
+@dataclass(frozen=True)
+class RealSpec:
+    """A torchvision dataset: its class, the keyword that picks the official training and test parts."""
+
+    name: str
+    torchvision_class: str
+    train_kwargs: dict
+    test_kwargs: dict
+    description: str
+
+
+REAL: dict[str, RealSpec] = {
+    spec.name: spec
+    for spec in (
+        RealSpec("pets", "OxfordIIITPet", {"split": "trainval"}, {"split": "test"}, "Oxford-IIIT Pets, 37 breeds"),
+        RealSpec("flowers102", "Flowers102", {"split": "train"}, {"split": "test"}, "Oxford 102 Flowers"),
+        RealSpec("dtd", "DTD", {"split": "train"}, {"split": "test"}, "Describable Textures, 47 classes"),
+        RealSpec("stanford_cars", "StanfordCars", {"split": "train"}, {"split": "test"}, "Stanford Cars, 196 models"),
+        RealSpec("fgvc_aircraft", "FGVCAircraft", {"split": "trainval"}, {"split": "test"}, "FGVC Aircraft variants"),
+        RealSpec("cifar10", "CIFAR10", {"train": True}, {"train": False}, "CIFAR-10"),
+        RealSpec("cifar100", "CIFAR100", {"train": True}, {"train": False}, "CIFAR-100"),
+        RealSpec("caltech101", "Caltech101", {}, {}, "Caltech-101 (no official split: test carved by seed)"),
+    )
+}
+
+
+def data_root() -> Path:
+    return Path(os.environ.get(DATA_ENV, Path.home() / ".cache" / "tlcore" / "data"))
+
+
+@dataclass
+class RealImageDataset(Dataset):
+    """A view of an indexable image dataset: chosen indices, a transform, class names, and the labels up front."""
+
+    base: Any
+    indices: np.ndarray
+    labels: torch.Tensor
+    classes: Sequence[str]
+    transform: Callable | None
+    name: str
+    split: str
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, _ = self.base[int(self.indices[index])]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.labels[index])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def default_transform(image_size: int = 224, train: bool = False) -> Callable:
+    """ImageNet-style preprocessing for timm backbones; random crop and flip only for training."""
+    from torchvision import transforms as T
+
+    if train:
+        ops = [T.RandomResizedCrop(image_size, scale=(0.35, 1.0)), T.RandomHorizontalFlip()]
+    else:
+        ops = [T.Resize(int(image_size * 256 / 224)), T.CenterCrop(image_size)]
+    return T.Compose([*ops, T.Lambda(lambda im: im.convert("RGB")), T.ToTensor(),
+                      T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def _open_torchvision(spec: RealSpec, part: str, root: Path, download: bool):
+    import torchvision.datasets as tvd
+
+    kwargs = spec.train_kwargs if part == "train" else spec.test_kwargs
+    try:
+        return getattr(tvd, spec.torchvision_class)(root=str(root), download=download, **kwargs)
+    except RuntimeError as error:  # torchvision's "Dataset not found or corrupted"
+        raise DatasetNotAvailable(
+            f"real-tier dataset {spec.name!r} ({spec.description}) is not in {root}. On a machine with internet run "
+            f"tlcore.data.load({spec.name!r}, download=True) or `python -m tlcore data {spec.name} --download`, or "
+            f"set ${DATA_ENV} to a folder that holds torchvision's {spec.torchvision_class} files. ({error})"
+        ) from None
+
+
+def _targets(base) -> np.ndarray:
+    for attribute in ("targets", "_labels", "y", "_samples"):
+        value = getattr(base, attribute, None)
+        if value is not None:
+            if attribute == "_samples":
+                value = [label for _, label in value]
+            return np.asarray(value, dtype=np.int64)
+    return np.asarray([base[i][1] for i in range(len(base))], dtype=np.int64)
+
+
+def _class_names(base, labels: np.ndarray) -> list[str]:
+    names = getattr(base, "classes", None) or getattr(base, "categories", None)
+    return list(names) if names else [str(c) for c in range(int(labels.max()) + 1)]
+
+
+def split_indices(labels: np.ndarray, split: str, n_per_class: int | None, seed: int, *, name: str,
+                  val_per_class: int, test_per_class: int = 0) -> np.ndarray:
+    """Seeded per-class blocks [test | val | train] of ``labels``; ``train`` takes the first ``n_per_class``."""
+    chosen = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        members = members[rng(name, seed, int(c)).permutation(len(members))]
+        blocks = {"test": members[:test_per_class],
+                  "val": members[test_per_class : test_per_class + val_per_class],
+                  "train": members[test_per_class + val_per_class :]}
+        part = blocks[split]
+        if split == "train" and n_per_class is not None:
+            if n_per_class > len(part):
+                raise ValueError(f"{name} has only {len(part)} training images of class {c}; asked for {n_per_class}")
+            part = part[:n_per_class]
+        chosen.append(part)
+    return np.sort(np.concatenate(chosen))
+
+
+def load_real(name: str, split: str, n_per_class: int | None, seed: int, *, root: str | Path | None = None,
+              download: bool = False, image_size: int = 224, val_per_class: int = 10,
+              transform: Callable | None = None) -> RealImageDataset:
+    """Official training data carved into seeded train/val blocks; the official test set as ``test``."""
+    spec = REAL[name]
+    root = Path(root) if root is not None else data_root()
+    has_test = bool(spec.test_kwargs)
+    base = _open_torchvision(spec, "test" if split == "test" and has_test else "train", root, download)
+    labels = _targets(base)
+    if split == "test" and has_test:
+        indices = np.arange(len(labels))
+    else:
+        indices = split_indices(labels, split, n_per_class, seed, name=name, val_per_class=val_per_class,
+                                test_per_class=0 if has_test else 20)
+    if transform is None:
+        transform = default_transform(image_size, train=split == "train")
+    return RealImageDataset(base, indices, torch.from_numpy(labels[indices]), _class_names(base, labels),
+                            transform, name, split, {"role": "real-tier", "seed": seed})
+
+
+def load_folder(path: str | Path, split: str, n_per_class: int | None, seed: int, *, image_size: int = 224,
+                val_per_class: int = 5, test_per_class: int = 10,
+                transform: Callable | None = None) -> RealImageDataset:
+    """Any ``root/class_name/image.jpg`` folder, split per class by seed into test | val | train blocks."""
+    from torchvision.datasets import ImageFolder
+
+    path = Path(path)
+    if not path.is_dir():
+        raise DatasetNotAvailable(f"image folder {str(path)!r} does not exist")
+    base = ImageFolder(str(path))
+    labels = np.asarray(base.targets, dtype=np.int64)
+    indices = split_indices(labels, split, n_per_class, seed, name=f"folder:{path.name}",
+                            val_per_class=val_per_class, test_per_class=test_per_class)
+    if transform is None:
+        transform = default_transform(image_size, train=split == "train")
+    return RealImageDataset(base, indices, torch.from_numpy(labels[indices]), list(base.classes), transform,
+                            f"folder:{path}", split, {"role": "folder", "seed": seed})

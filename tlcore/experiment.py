@@ -1,0 +1,80 @@
+"""A transfer run as data, computed once and stored: the unit every chapter's grid is made of."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Iterable
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import data, models
+from .finetune.loop import RunRecord, fit
+from .finetune.protocol import Protocol
+from .results.store import RunStore
+
+
+@dataclass(frozen=True)
+class TransferRun:
+    """Fine-tune ``arch`` on ``target`` with ``n_per_class`` training images per class.
+
+    ``pretrained=True`` starts from the zoo entry ``arch`` pretrained on the source corpus; ``False`` from a random
+    initialisation of the same architecture. ``seed`` fixes the training sample, the new classifier (and, from
+    scratch, every weight), batch order and augmentation.
+    """
+
+    target: str
+    n_per_class: int
+    pretrained: bool
+    arch: str = "glyph_resnet_narrow"
+    protocol: Protocol = field(default_factory=Protocol)
+    seed: int = 0
+
+    def config(self) -> dict:
+        config = asdict(self)
+        if self.pretrained:
+            config["source_key"] = models.ZOO[self.arch].key()
+        return config
+
+    def key(self) -> str:
+        return RunStore.key(self.config())
+
+    def summary(self) -> dict:
+        """The flat columns this run contributes to a tidy table."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "protocol"}
+        flat["init"] = "pretrained" if self.pretrained else "scratch"
+        flat.update({f"protocol_{k}": v for k, v in self.protocol.to_dict().items()})
+        return flat
+
+
+def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = False) -> RunRecord:
+    """The record of ``spec``: read from the store if this exact run was done before, else trained and stored."""
+    store = store or RunStore()
+    key = spec.key()
+    record = store.get(key)
+    if record is not None:
+        return record
+    train = data.load(spec.target, "train", spec.n_per_class, seed=spec.seed)
+    val = data.load(spec.target, "val", seed=spec.seed)
+    test = data.load(spec.target, "test", seed=spec.seed)
+    model = models.create(spec.arch, pretrained=spec.pretrained, num_classes=train.num_classes, seed=spec.seed,
+                          progress=progress)
+    record = fit(model, train, val, test, protocol=spec.protocol, seed=spec.seed, progress=progress,
+                 config=spec.config())
+    store.put(key, record)
+    return record
+
+
+def run_many(specs: Iterable[TransferRun], *, store: RunStore | None = None, progress: bool = True,
+             curves: bool = False) -> pd.DataFrame:
+    """Run (or fetch) every spec; one tidy row per run, or with ``curves=True`` one row per validation point."""
+    specs = list(specs)
+    rows = []
+    for spec in tqdm(specs, disable=not progress, desc="runs", mininterval=2.0):
+        record = run(spec, store=store)
+        if curves:
+            rows.extend({**spec.summary(), **point} for point in record.history)
+        else:
+            rows.append({**spec.summary(), "val_accuracy": record.val_accuracy,
+                         "test_accuracy": record.test_accuracy, "best_step": record.best_step,
+                         "seconds": record.seconds})
+    return pd.DataFrame(rows)

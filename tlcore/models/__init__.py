@@ -1,0 +1,79 @@
+"""Models: the self-pretrained zoo and timm backbones, behind one entry point, :func:`create`.
+
+>>> model = create("glyph_resnet_narrow", pretrained=True, num_classes=20)   # zoo: pretrained here, cached
+>>> model = create("resnet50", pretrained=True, num_classes=37)              # timm: ImageNet weights (real tier)
+"""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+from torch import nn
+
+from ..seeding import seed_everything
+from .resnet import small_resnet
+from .zoo import ZOO, ZooEntry, entry_dir, load_source_model, register
+
+__all__ = ["create", "list_models", "load_source_model", "ModelNotAvailable", "ZOO", "ZooEntry", "register",
+           "small_resnet", "entry_dir"]
+
+
+class ModelNotAvailable(FileNotFoundError):
+    """Pretrained weights for a timm model are not cached here and cannot be downloaded."""
+
+
+def create(name: str, pretrained: bool = False, num_classes: int | None = None, *, seed: int = 0,
+           progress: bool = True, **kwargs) -> nn.Module:
+    """Build model ``name`` with a fresh ``num_classes``-way classifier.
+
+    Zoo names (see :func:`list_models`) give the small ResNets of the embedded world; with ``pretrained=True`` the
+    backbone carries the weights learnt on the source corpus (trained and cached on first use). Any other name is
+    passed to ``timm.create_model``. ``seed`` fixes the random initialisation (of everything when not pretrained, of
+    the new classifier otherwise), so a pretrained model and its scratch twin differ only in where they start.
+    """
+    if name in ZOO:
+        if kwargs:
+            raise TypeError(f"zoo model {name!r} takes no extra arguments, got {sorted(kwargs)}")
+        if pretrained:
+            model, provenance = load_source_model(name, progress=progress)
+            seed_everything(seed)
+            if num_classes is not None:
+                model.reset_classifier(num_classes)
+            model.tlcore_provenance = provenance
+            return model.train()
+        seed_everything(seed)
+        return ZOO[name].build(num_classes if num_classes is not None else 10).train()
+    return _create_timm(name, pretrained, num_classes, seed, **kwargs)
+
+
+def _create_timm(name: str, pretrained: bool, num_classes: int | None, seed: int, **kwargs) -> nn.Module:
+    import timm
+
+    if not timm.is_model(name):
+        raise KeyError(f"unknown model {name!r}: not in tlcore's zoo {sorted(ZOO)} nor in timm")
+    seed_everything(seed)
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    try:
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except Exception as error:  # hub and network errors come in many types; all mean "weights not here"
+        if not pretrained:
+            raise
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
+        raise ModelNotAvailable(
+            f"pretrained weights for timm model {name!r} are not in the local Hugging Face cache"
+            f"{' and HF_HUB_OFFLINE is set' if offline else ' and could not be downloaded'}. Run once on a machine "
+            f"with internet (e.g. Colab): timm.create_model({name!r}, pretrained=True), or copy its hub cache to "
+            f"$HF_HOME. ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        ) from None
+
+
+def list_models() -> pd.DataFrame:
+    """The zoo: name, stage depths, widths, parameters, source, description."""
+    rows = []
+    for entry in ZOO.values():
+        model = entry.build(10)
+        rows.append({"name": entry.name, "layers": entry.layers, "channels": entry.channels,
+                     "parameters": sum(p.numel() for p in model.parameters()), "source": entry.source,
+                     "source_per_class": entry.source_per_class, "description": entry.description})
+    return pd.DataFrame(rows)

@@ -1,0 +1,140 @@
+"""The zoo: source models that tlcore pretrains on the embedded source corpus itself, and caches.
+
+A zoo entry is a recipe (architecture, source data, protocol, seed). Its weights live in
+``cache_dir()/zoo/<name>-<hash of the recipe>/`` as ``weights.safetensors`` beside ``provenance.json`` (the recipe,
+source accuracy, seconds, and the file's sha256). Loading checks the hash; a missing, partial or corrupted cache is
+rebuilt, and a new cache appears only once it is complete (written to a temporary folder, then renamed).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..finetune.loop import fit
+from ..finetune.protocol import Protocol
+from ..seeding import seed_everything
+from ..storage import cache_dir, config_hash, file_sha256
+from .resnet import small_resnet
+
+log = logging.getLogger(__name__)
+WEIGHTS_FILE = "weights.safetensors"
+PROVENANCE_FILE = "provenance.json"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A source model recipe. ``source_fraction`` < 1 keeps that share of the source classes (for source-size
+    experiments); ``source_per_class`` is the number of source training images per class."""
+
+    name: str
+    layers: tuple[int, ...]
+    channels: tuple[int, ...]
+    description: str
+    source: str = "glyphs_source"
+    source_per_class: int = 300
+    protocol: Protocol = field(default_factory=lambda: Protocol(lr=0.1, steps=800, batch_size=128, eval_every=200,
+                                                                  weight_decay=5e-4))
+    seed: int = 0
+
+    def recipe(self) -> dict:
+        recipe = asdict(self)
+        recipe.pop("description")
+        return recipe
+
+    def key(self) -> str:
+        return f"{self.name}-{config_hash(self.recipe(), 12)}"
+
+    def build(self, num_classes: int) -> nn.Module:
+        return small_resnet(self.layers, self.channels, num_classes=num_classes)
+
+
+ZOO: dict[str, ZooEntry] = {}
+
+
+def register(entry: ZooEntry) -> ZooEntry:
+    if entry.name in ZOO and ZOO[entry.name] != entry:
+        raise ValueError(f"zoo entry {entry.name!r} is already registered with a different recipe")
+    ZOO[entry.name] = entry
+    return entry
+
+
+register(ZooEntry("glyph_resnet_narrow", (1, 1, 1, 1), (16, 32, 64, 128),
+                  "ResNet-10 style, widths 16-128 (0.3 M parameters): the default source model."))
+register(ZooEntry("glyph_resnet_wide", (1, 1, 1, 1), (32, 64, 128, 256),
+                  "ResNet-10 style, widths 32-256 (1.2 M parameters): the wider twin."))
+register(ZooEntry("glyph_resnet_deep", (2, 2, 2, 2), (16, 32, 64, 128),
+                  "ResNet-18 style, widths 16-128 (0.7 M parameters): the deeper twin."))
+register(ZooEntry("glyph_micro", (1, 1, 1, 1), (8, 16, 32, 64),
+                  "A tiny model on a small source sample, for smoke tests only.", source_per_class=20,
+                  protocol=Protocol(lr=0.1, steps=30, batch_size=64, eval_every=15)))
+
+
+def entry_dir(entry: ZooEntry) -> Path:
+    return cache_dir() / "zoo" / entry.key()
+
+
+def load_source_model(name: str, *, progress: bool = True) -> tuple[nn.Module, dict]:
+    """The pretrained source model ``name`` (with its source classifier) and its provenance, from cache or trained."""
+    if name not in ZOO:
+        raise KeyError(f"unknown zoo model {name!r}; the zoo has {sorted(ZOO)}")
+    entry = ZOO[name]
+    folder = entry_dir(entry)
+    provenance = _read_valid_cache(folder)
+    if provenance is None:
+        provenance = _pretrain(entry, folder, progress)
+    model = entry.build(provenance["num_classes"])
+    model.load_state_dict(load_file(folder / WEIGHTS_FILE))
+    return model.eval(), provenance
+
+
+def _read_valid_cache(folder: Path) -> dict | None:
+    weights, info = folder / WEIGHTS_FILE, folder / PROVENANCE_FILE
+    if not (weights.exists() and info.exists()):
+        return None
+    try:
+        provenance = json.loads(info.read_text())
+        if file_sha256(weights) == provenance["sha256"]:
+            return provenance
+        log.warning("zoo cache %s does not match its recorded hash; rebuilding it", folder)
+    except (json.JSONDecodeError, KeyError) as error:
+        log.warning("zoo cache %s has unreadable provenance (%s); rebuilding it", folder, error)
+    return None
+
+
+def _pretrain(entry: ZooEntry, folder: Path, progress: bool) -> dict:
+    from .. import data
+
+    train = data.load(entry.source, "train", entry.source_per_class, seed=entry.seed)
+    val = data.load(entry.source, "val", seed=entry.seed)
+    test = data.load(entry.source, "test", seed=entry.seed)
+    seed_everything(entry.seed)
+    model = entry.build(train.num_classes)
+    record = fit(model, train, val, test, protocol=entry.protocol, seed=entry.seed, progress=progress,
+                 config={"zoo_entry": entry.name})
+    model.cpu()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, staging / WEIGHTS_FILE)
+        provenance = {
+            "name": entry.name, "key": entry.key(), "recipe": entry.recipe(), "num_classes": train.num_classes,
+            "source_classes": list(train.classes), "source_val_accuracy": record.val_accuracy,
+            "source_test_accuracy": record.test_accuracy, "seconds": record.seconds,
+            "sha256": file_sha256(staging / WEIGHTS_FILE), "torch": torch.__version__,
+        }
+        (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=1, default=str))
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return provenance
