@@ -1,1 +1,14 @@
-__version__ = '0.1.0'
+"""tlcore: the executable companion to "Deep transfer learning for image classification: a survey".
+
+Entry points: :func:`tlcore.data.load`, :func:`tlcore.models.create`, :func:`tlcore.finetune.fit`,
+:mod:`tlcore.claims` (the registry of the survey's claims and their verdict rules).
+"""
+from . import claims, data, finetune, models, results
+from .experiment import TransferRun, run, run_many, select_on_validation, tuned_transfer_grid
+from .finetune import Protocol, fit
+from .profiles import PROFILES, get_profile
+from .seeding import seed_everything
+
+__version__ = "0.1.0"
+__all__ = ["data", "models", "finetune", "claims", "results", "fit", "Protocol", "TransferRun", "run", "run_many",
+           "select_on_validation", "tuned_transfer_grid", "get_profile", "PROFILES", "seed_everything"]

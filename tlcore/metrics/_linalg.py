@@ -5,13 +5,22 @@ import torch
 
 
 def gram(x: torch.Tensor, *, of_rows: bool = False) -> torch.Tensor:
-    """``x.T @ x`` (D, D), or ``x @ x.T`` (N, N) when ``of_rows``, for a float64 (N, D) matrix ``x``."""
-    if x.device.type == "cpu":
-        # numpy hands ``a.T @ a`` to BLAS syrk, which fills one triangle: half the flops of the gemm torch.mm runs.
-        # This product is the dominant cost of H-score, LogME and TransRate on large feature matrices.
-        array = x.numpy()
-        return torch.from_numpy(array @ array.T if of_rows else array.T @ array)
-    return x @ x.T if of_rows else x.T @ x
+    """``x.T @ x`` (D, D), or ``x @ x.T`` (N, N) when ``of_rows``, for a float64 (N, D) matrix ``x``.
+
+    The product dominates H-score, LogME and TransRate on large inputs. Only the upper block triangle is multiplied
+    and then mirrored: (b + 1) / (2 b) of the flops of a full product (56% with b = 8 blocks), the saving BLAS syrk
+    would give, which torch does not expose. The result is exactly symmetric.
+    """
+    a = x.T if of_rows else x  # the Gram matrix of a's columns
+    size = a.shape[1]
+    blocks = max(1, min(8, size // 256))  # blocks narrower than 256 columns would run GEMM below its best speed
+    edges = [size * i // blocks for i in range(blocks + 1)]
+    out = torch.empty(size, size, dtype=a.dtype, device=a.device)
+    for start, stop in zip(edges, edges[1:]):
+        block_row = a[:, start:stop].T @ a[:, start:]
+        out[start:stop, start:] = block_row
+        out[start:, start:stop] = block_row.T
+    return out
 
 
 def smaller_gram(x: torch.Tensor) -> torch.Tensor:

@@ -28,26 +28,30 @@ class LogME:
 
     One eigendecomposition of F^T F (D x D), or of F F^T when N < D, serves every target: in its eigenbasis all the
     quantities above are sums over eigenvalues, so the fixed point runs on a (rank, targets) array instead of once per
-    class. Each target stops iterating once its ratio ``alpha / beta`` changes by at most ``tol`` (relative), exactly
-    as a per-class loop would, and the evidence is evaluated at the final (alpha, beta) with the posterior mean m of
-    those same values. Departures from the authors' code, all towards the formula above: no 1e-5 added to the
-    denominators; a tighter default tolerance (theirs is 1e-3 with at most 11 steps); the last evidence uses m at
-    the returned (alpha, beta) rather than at the previous iterate; and when rank(F) < D the zero eigenvalues keep
-    their ``log alpha`` terms in ``log det A``, which the authors' N < D branch drops.
+    class. A target stops once its per-sample log evidence changes by at most ``tol`` between iterates; converged
+    targets are frozen, so each sees exactly the iterates of its own per-class loop. The stopping rule watches the
+    evidence rather than alpha / beta because a target the features carry no signal about has its maximum at
+    alpha -> infinity (weights pinned at zero): alpha never settles there, the evidence does.
+
+    Departures from the authors' code, all towards the formula above: the evidence is evaluated at the returned
+    (alpha, beta) with the m of those same values (theirs reuses m from the previous iterate); no 1e-5 is added to
+    the denominators; the tolerance is far tighter (theirs: 1e-3 relative change of alpha / beta, at most 11 steps);
+    and when rank(F) < D the zero eigenvalues keep their ``log alpha`` terms in ``log det A``, which the authors'
+    N < D branch drops.
 
     Args:
         regression: targets are real values (N,) or (N, K) instead of class labels.
-        tol: relative change of alpha / beta at which a target's fixed point has converged.
-        max_iter: fixed-point steps at most; a ``ConvergenceWarning`` is raised for targets still moving.
+        tol: change of the per-sample log evidence (nats) between iterates at which a target has converged.
+        max_iter: fixed-point updates at most; a ``ConvergenceWarning`` is raised for targets still moving.
 
     Attributes (after :meth:`fit`), one entry per class or regression target:
         alpha_, beta_: (K,) float64 prior and noise precisions at the maximum.
         evidence_: (K,) float64 maximum log evidence divided by N.
         score_: float, the LogME score ``evidence_.mean()``.
-        n_iter_: fixed-point steps taken by the slowest target.
+        n_iter_: fixed-point updates made for the slowest target.
     """
 
-    def __init__(self, regression: bool = False, *, tol: float = 1e-6, max_iter: int = 100) -> None:
+    def __init__(self, regression: bool = False, *, tol: float = 1e-8, max_iter: int = 1000) -> None:
         self.regression = regression
         self.tol = tol
         self.max_iter = max_iter
@@ -85,8 +89,7 @@ class LogME:
             projections = eigenvectors.T @ transpose_times_targets(x)  # V^T F^T y
         spectrum = _Spectrum(eigenvalues, projections.square(), squared_norms, n, d)
 
-        alpha, beta, self.n_iter_ = spectrum.maximise(self.tol, self.max_iter)
-        evidence = spectrum.log_evidence(alpha, beta) / n
+        alpha, beta, evidence, self.n_iter_ = spectrum.maximise(self.tol, self.max_iter)
         self.alpha_, self.beta_, self.evidence_ = (v.cpu().numpy() for v in (alpha, beta, evidence))
         self.score_ = float(self.evidence_.mean())
         return self
@@ -117,29 +120,36 @@ class _Spectrum:
         residual2 = self.y_norm2 - (self.z2 * (shifted + ratio) / shifted.square()).sum(dim=0)
         return gamma, weight_norm2, residual2
 
-    def maximise(self, tol: float, max_iter: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def maximise(self, tol: float, max_iter: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """(alpha, beta, per-sample log evidence at them, updates made), all (K,) but the last."""
         alpha = torch.ones(self.z2.shape[1], dtype=torch.float64, device=self.z2.device)
         beta = torch.ones_like(alpha)
+        previous = torch.full_like(alpha, -math.inf)
         moving = torch.ones_like(alpha, dtype=torch.bool)
-        for step in range(1, max_iter + 1):
-            ratio = alpha / beta
-            gamma, weight_norm2, residual2 = self.statistics(ratio)
+        for updates in range(max_iter + 1):
+            gamma, weight_norm2, residual2 = self.statistics(alpha / beta)
+            evidence = self.log_evidence(alpha, beta, weight_norm2, residual2) / self.n
             # Converged targets stay frozen, so each one sees exactly the iterates of its own per-class loop.
+            moving &= (evidence - previous).abs() > tol
+            if not bool(moving.any()):
+                return alpha, beta, evidence, updates
+            if updates == max_iter:
+                break
             alpha = torch.where(moving, gamma / weight_norm2, alpha)
             beta = torch.where(moving, (self.n - gamma) / residual2, beta)
-            moving &= (alpha / beta - ratio).abs() > tol * ratio
-            if not bool(moving.any()):
-                return alpha, beta, step
+            previous = evidence
         warnings.warn(
             f"LogME's fixed point did not converge to tol={tol} within max_iter={max_iter} for "
             f"{int(moving.sum())} target(s)",
             ConvergenceWarning,
             stacklevel=3,
         )
-        return alpha, beta, max_iter
+        return alpha, beta, evidence, max_iter
 
-    def log_evidence(self, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        _, weight_norm2, residual2 = self.statistics(alpha / beta)
+    def log_evidence(
+        self, alpha: torch.Tensor, beta: torch.Tensor, weight_norm2: torch.Tensor, residual2: torch.Tensor
+    ) -> torch.Tensor:
+        """L(alpha, beta) (K,) given ||m||^2 and ||y - F m||^2 at ratio alpha / beta."""
         # log det A over all D eigenvalues of F^T F: those beyond the R computed ones are zero.
         log_det = (alpha + beta * self.s[:, None]).log().sum(dim=0) + (self.d - len(self.s)) * alpha.log()
         return (

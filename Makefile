@@ -1,0 +1,24 @@
+# Two commands: `make book` (environment + every chapter executed + HTML) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= embedded
+
+.PHONY: book test env clean lint-notebooks
+
+book: $(VENV)/.installed
+	$(BIN)/python scripts/build_book.py --profile $(PROFILE)
+
+test: $(VENV)/.installed
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+env: $(VENV)/.installed
+
+# The environment is rebuilt whenever the package metadata or the pinned versions change.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	touch $@
+
+clean:
+	rm -rf _build results .cache

@@ -1,0 +1,34 @@
+"""Shared test set-up: offline, a results folder per test session, and the project's model cache.
+
+The zoo cache is the project's own (``.cache/tlcore``, as the book build uses) so that a model pretrained by the
+tests is reused by the book in CI; tests that exercise the cache itself use a temporary one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TLCORE_CACHE", str(ROOT / ".cache" / "tlcore"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_results(tmp_path_factory):
+    os.environ["TLCORE_RESULTS"] = str(tmp_path_factory.mktemp("results"))
+    yield
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    """A fresh, empty model cache for this test only."""
+    monkeypatch.setenv("TLCORE_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def tmp_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCORE_RESULTS", str(tmp_path / "results"))
+    return tmp_path / "results"

@@ -1,0 +1,107 @@
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tlcore import claims
+from tlcore.claims import transfer
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "shared" / "claims.md"
+
+
+def test_registry_carries_every_claim_of_the_catalogue():
+    if not CATALOGUE.exists():
+        pytest.skip(f"the shared claim catalogue is not beside this checkout ({CATALOGUE})")
+    ids = re.findall(r"^\| ([A-Z]\d+) \|", CATALOGUE.read_text(), flags=re.M)
+    assert len(ids) == 40
+    assert set(ids) == set(claims.CLAIMS)
+
+
+def test_every_claim_has_section_statement_chapter_and_a_rule_or_is_planned():
+    frame = claims.claims_frame(with_verdicts=False)
+    assert frame.id.is_unique and frame.statement.str.len().min() > 20
+    assert frame.chapter.notna().all()
+    implemented = frame[frame.status == "implemented"]
+    assert {"T1", "T7", "T8"} <= set(implemented.id)
+    assert implemented.rule.str.len().min() > 50  # the rule is written out for the reader
+
+
+def test_verdict_is_not_run_without_tables_and_planned_without_rule(tmp_results):
+    assert claims.verdict("T1").verdict == "not run"
+    assert claims.verdict("R6").verdict == "planned"
+    with pytest.raises(KeyError, match="unknown claim"):
+        claims.verdict("Z9")
+
+
+def make_tables(gain, similarity=None, steps=None):
+    """Synthetic chapter-1 tables: gain(target, n) in accuracy, and step counts for the convergence rule."""
+    targets = ["near", "mid", "far", "real"]
+    similarity = similarity or {"near": 0.8, "mid": 0.6, "far": 0.2, "real": 0.3}
+    rows, curves = [], []
+    rng = np.random.default_rng(0)
+    for t in targets:
+        for n in (5, 20, 100):
+            for seed in range(3):
+                base = 0.5 + 0.004 * n
+                noise = rng.normal(0, 0.002)
+                rows.append({"target": t, "n_per_class": n, "init": "scratch", "seed": seed, "test_accuracy": base})
+                rows.append({"target": t, "n_per_class": n, "init": "pretrained", "seed": seed,
+                             "test_accuracy": base + gain(t, n) + noise})
+    for init, reach in (steps or {"scratch": 200, "pretrained": 50}).items():
+        for seed in range(3):
+            for step in range(25, 301, 25):
+                curves.append({"target": "textures_far", "n_per_class": 100, "init": init, "seed": seed,
+                               "step": step, "val_accuracy": 0.95 if step >= reach else 0.2})
+    grid = pd.DataFrame(rows).replace({"far": "textures_far"})
+    sim = pd.DataFrame([{"target": t if t != "far" else "textures_far", "seed": 0, "similarity": s}
+                        for t, s in similarity.items()])
+    tables = {transfer.GRID: grid, transfer.SIMILARITY: sim, transfer.CURVES: pd.DataFrame(curves)}
+    return tables.__getitem__
+
+
+def test_t1_supported_when_gain_shrinks_with_size_and_distance():
+    similarity = {"near": 0.8, "mid": 0.6, "far": 0.2, "real": 0.3}
+    tables = make_tables(lambda t, n: similarity[t] * 0.5 / np.sqrt(n))
+    result = claims.CLAIMS["T1"].rule(tables)
+    assert result.verdict == "supported" and result.key_number > 0
+
+
+def test_t1_not_supported_when_pretraining_hurts_and_mixed_when_trends_fail():
+    assert claims.CLAIMS["T1"].rule(make_tables(lambda t, n: -0.05)).verdict == "not supported"
+    growing = make_tables(lambda t, n: 0.0002 * n)  # helps, but more on larger targets
+    assert claims.CLAIMS["T1"].rule(growing).verdict == "mixed"
+
+
+def test_t7_reads_negative_transfer_where_the_survey_predicts_it():
+    hurts_far_large = make_tables(lambda t, n: -0.05 if (t in ("far", "real") and n == 100) else 0.05)
+    assert claims.CLAIMS["T7"].rule(hurts_far_large).verdict == "supported"
+    never = make_tables(lambda t, n: 0.05)
+    result = claims.CLAIMS["T7"].rule(never)
+    assert result.verdict == "not supported" and result.key_number < 0
+    elsewhere = make_tables(lambda t, n: -0.05 if (t == "near" and n == 5) else 0.05)
+    assert claims.CLAIMS["T7"].rule(elsewhere).verdict == "mixed"
+
+
+def test_t8_compares_steps_to_a_fixed_accuracy():
+    faster = claims.CLAIMS["T8"].rule(make_tables(lambda t, n: 0.0))
+    assert faster.verdict == "supported" and faster.key_number == pytest.approx(4.0)
+    slower = claims.CLAIMS["T8"].rule(make_tables(lambda t, n: 0.0, steps={"scratch": 50, "pretrained": 200}))
+    assert slower.verdict == "not supported"
+
+
+def test_bootstrap_interval_brackets_the_mean_and_collapses_for_constants():
+    mean, low, high = claims.bootstrap_ci([1.0, 2.0, 3.0])
+    assert mean == 2.0 and 1.0 <= low < mean < high <= 3.0
+    assert claims.bootstrap_ci([0.5, 0.5]) == (0.5, 0.5, 0.5)
+    with pytest.raises(ValueError, match="finite"):
+        claims.bootstrap_ci([1.0, float("nan")])
+
+
+def test_paired_difference_pairs_by_seed_and_names_missing_arms():
+    frame = pd.DataFrame({"g": ["a"] * 4, "arm": ["x", "y", "x", "y"], "seed": [0, 0, 1, 1], "v": [3, 1, 5, 2]})
+    out = claims.paired_difference(frame, by=["g"], column="v", arm="arm", treated="x", control="y", value="d")
+    assert out.d.tolist() == [2, 3]
+    with pytest.raises(ValueError, match="no runs for"):
+        claims.paired_difference(frame, by=["g"], column="v", arm="arm", treated="x", control="z", value="d")

@@ -1,0 +1,90 @@
+import json
+
+import pandas as pd
+import pytest
+
+import tlcore
+from tlcore import experiment
+from tlcore.experiment import TransferRun, run, run_many, select_on_validation
+from tlcore.finetune import Protocol
+from tlcore.results import RunStore, load_table, save_table
+
+QUICK = Protocol(lr=0.05, steps=6, batch_size=16, eval_every=3)
+
+
+def test_identical_runs_are_computed_once(tmp_results, monkeypatch):
+    spec = TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=0)
+    store = RunStore()
+    first = run(spec, store=store)
+    assert len(store) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("an identical run must come from the store")
+
+    monkeypatch.setattr(experiment, "fit", no_training)
+    assert run(spec, store=store).history == first.history
+    with pytest.raises(AssertionError):
+        run(TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=1), store=store)
+
+
+def test_run_keys_change_with_every_field():
+    base = TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=0)
+    variants = [TransferRun("glyphs_mid", 2, False, "glyph_micro", QUICK, 0),
+                TransferRun("glyphs_near", 3, False, "glyph_micro", QUICK, 0),
+                TransferRun("glyphs_near", 2, False, "glyph_micro", QUICK.with_(lr=0.1), 0),
+                TransferRun("glyphs_near", 2, False, "glyph_micro", QUICK, 1)]
+    assert len({base.key(), *(v.key() for v in variants)}) == 5
+
+
+def test_a_damaged_record_is_recomputed_not_trusted(tmp_results):
+    spec = TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=0)
+    store = RunStore()
+    run(spec, store=store)
+    store.path(spec.key()).write_text("{not json")
+    assert store.get(spec.key()) is None and not store.path(spec.key()).exists()
+
+
+def test_run_many_gives_tidy_rows_and_curves(tmp_results):
+    specs = [TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=s)
+             for s in (0, 1)]
+    rows = run_many(specs, progress=False)
+    curves = run_many(specs, progress=False, curves=True)
+    assert list(rows.seed) == [0, 1] and {"test_accuracy", "val_accuracy", "init", "protocol_lr"} <= set(rows)
+    assert len(curves) == 4 and list(curves.step) == [3, 6, 3, 6]
+
+
+def test_selection_uses_validation_and_refuses_test():
+    frame = pd.DataFrame({"target": ["a"] * 4, "lr": [0.1, 0.1, 0.3, 0.3], "val_accuracy": [0.5, 0.7, 0.9, 0.1],
+                          "test_accuracy": [1.0, 1.0, 0.0, 0.0]})
+    best = select_on_validation(frame, by=["target"], param="lr")
+    assert best.lr.tolist() == [0.1] and best.best_val_accuracy.tolist() == [0.6]
+    with pytest.raises(ValueError, match="never on the test split"):
+        select_on_validation(frame, by=["target"], param="lr", metric="test_accuracy")
+
+
+def test_tables_round_trip_and_names_are_checked(tmp_results):
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    save_table(frame, "some_table")
+    pd.testing.assert_frame_equal(load_table("some_table"), frame)
+    with pytest.raises(ValueError, match="table name"):
+        save_table(frame, "../escape")
+    with pytest.raises(FileNotFoundError, match="run the chapter"):
+        load_table("never_written")
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
+    from tlcore.storage import atomic_path
+
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_profiles_apply_overrides_and_reject_unknown_names():
+    profile = tlcore.get_profile("embedded", seeds=(7,), sizes=None)
+    assert profile.seeds == (7,) and profile.sizes == tlcore.PROFILES["embedded"].sizes
+    with pytest.raises(KeyError, match="unknown profile"):
+        tlcore.get_profile("huge")

@@ -1,0 +1,44 @@
+"""Chapter parameters per tier: ``embedded`` (offline, CPU, the default and what CI runs), ``real`` (timm ImageNet
+backbones and torchvision datasets, for a GPU with internet) and ``smoke`` (seconds; for tests)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .data import TARGETS
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    arch: str
+    targets: tuple[str, ...]
+    sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+    steps: int
+    batch_size: int
+    eval_every: int
+    lr_grid: dict
+    tuning_size: int
+
+    def with_(self, **changes) -> "Profile":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PROFILES = {
+    "embedded": Profile("embedded", "glyph_resnet_narrow", TARGETS, (5, 20, 100), (0, 1, 2), steps=300,
+                        batch_size=64, eval_every=25, tuning_size=20,
+                        lr_grid={"pretrained": (0.01, 0.03, 0.1), "scratch": (0.03, 0.1, 0.3)}),
+    "real": Profile("real", "resnet50", ("pets", "flowers102", "dtd", "fgvc_aircraft"), (5, 20, 50), (0, 1, 2),
+                    steps=2000, batch_size=64, eval_every=200, tuning_size=20,
+                    lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)}),
+    "smoke": Profile("smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12,
+                     batch_size=32, eval_every=4, tuning_size=4,
+                     lr_grid={"pretrained": (0.03,), "scratch": (0.1,)}),
+}
+
+
+def get_profile(name: str, **overrides) -> Profile:
+    """Profile ``name`` with any non-None ``overrides`` applied (chapters pass their parameters cell here)."""
+    if name not in PROFILES:
+        raise KeyError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    return PROFILES[name].with_(**overrides)
