@@ -7,6 +7,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -72,8 +74,7 @@ setup
 similarity = probe_similarity(setup.arch, setup.targets, seeds=setup.seeds)
 save_table(similarity, "target_similarity")
 similarity_by_target = similarity.groupby("target")["similarity"].agg(["mean", "std"]).sort_values("mean", ascending=False)
-for target, row in similarity_by_target.iterrows():
-    glue(f"sim_{target}", round(row["mean"], 2))
+glue("similarity_summary", ", ".join(f"{t} {m:.2f}" for t, m in similarity_by_target["mean"].items()))
 similarity_by_target.round(3)
 
 # %% [markdown]
@@ -156,8 +157,7 @@ verdict_table(verdicts)
 # - **T7** — {glue:text}`t7_verdict`. {glue:text}`t7_detail`
 # - **T8** — {glue:text}`t8_verdict`. {glue:text}`t8_detail`
 #
-# Measured similarity to the source (probe gain): near {glue:text}`sim_glyphs_near`, mid {glue:text}`sim_glyphs_mid`,
-# far {glue:text}`sim_textures_far`, real {glue:text}`sim_digits_real`.
+# Measured similarity to the source (probe gain, most similar first): {glue:text}`similarity_summary`.
 #
 # ## In practice
 #

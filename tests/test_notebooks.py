@@ -34,7 +34,7 @@ def test_chapter_one_executes_at_its_smallest_parameters(tmp_path, tmp_results):
     executed = nbformat.read(output, as_version=4)
     glued = {o["metadata"]["scrapbook"]["name"] for c in executed.cells for o in c.get("outputs", [])
              if "scrapbook" in o.get("metadata", {})}
-    assert {"t1_verdict", "t7_verdict", "t8_verdict", "sim_glyphs_near"} <= glued
+    assert {"t1_verdict", "t7_verdict", "t8_verdict", "similarity_summary"} <= glued
     assert (tmp_results / "tables" / "transfer_grid.csv").exists()
     images = sum("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
     assert images >= 3

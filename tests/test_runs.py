@@ -88,3 +88,23 @@ def test_profiles_apply_overrides_and_reject_unknown_names():
     assert profile.seeds == (7,) and profile.sizes == tlcore.PROFILES["embedded"].sizes
     with pytest.raises(KeyError, match="unknown profile"):
         tlcore.get_profile("huge")
+
+
+def test_command_line_lists_and_reports(capsys, tmp_results):
+    from tlcore.cli import main
+
+    assert main(["datasets"]) == 0 and "glyphs_near" in capsys.readouterr().out
+    assert main(["claims", "--planned"]) == 0
+    out = capsys.readouterr().out
+    assert "T1" in out and "not run" in out and "planned" in out
+    with pytest.raises(SystemExit):
+        main(["frobnicate"])
+
+
+def test_a_diverging_learning_rate_is_stored_as_diverged_and_never_selected(tmp_results):
+    specs = [TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK.with_(lr=lr), seed=0)
+             for lr in (0.05, 1e12)]
+    rows = run_many(specs, progress=False)
+    assert rows.val_accuracy.isna().tolist() == [False, True]
+    assert "diverged" in run(specs[1]).config
+    assert select_on_validation(rows, by=["target"], param="protocol_lr").protocol_lr.tolist() == [0.05]

@@ -58,8 +58,13 @@ def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = Fa
     test = data.load(spec.target, "test", seed=spec.seed)
     model = models.create(spec.arch, pretrained=spec.pretrained, num_classes=train.num_classes, seed=spec.seed,
                           progress=progress)
-    record = fit(model, train, val, test, protocol=spec.protocol, seed=spec.seed, progress=progress,
-                 config=spec.config())
+    try:
+        record = fit(model, train, val, test, protocol=spec.protocol, seed=spec.seed, progress=progress,
+                     config=spec.config())
+    except FloatingPointError as error:
+        # A learning rate too high for this start is a result of a sweep, not a crash of the chapter: the run is
+        # stored as diverged (no accuracy), so validation-based selection passes over it.
+        record = RunRecord(config={**spec.config(), "diverged": str(error)})
     store.put(key, record)
     return record
 

@@ -27,7 +27,7 @@ class Profile:
 PROFILES = {
     "embedded": Profile("embedded", "glyph_resnet_narrow", TARGETS, (5, 20, 100), (0, 1, 2), steps=300,
                         batch_size=64, eval_every=25, tuning_size=20,
-                        lr_grid={"pretrained": (0.01, 0.03, 0.1), "scratch": (0.03, 0.1, 0.3)}),
+                        lr_grid={"pretrained": (0.01, 0.03, 0.1, 0.3), "scratch": (0.1, 0.3, 0.6)}),
     "real": Profile("real", "resnet50", ("pets", "flowers102", "dtd", "fgvc_aircraft"), (5, 20, 50), (0, 1, 2),
                     steps=2000, batch_size=64, eval_every=200, tuning_size=20,
                     lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)}),

@@ -1,0 +1,60 @@
+"""``python -m tlcore``: the package from the command line.
+
+    python -m tlcore datasets                 # the embedded world and the real tier
+    python -m tlcore models                   # the zoo
+    python -m tlcore pretrain glyph_resnet_narrow
+    python -m tlcore claims                   # every claim with its current verdict
+    python -m tlcore data pets --download     # fetch a real-tier dataset (needs internet)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+
+def _print(frame: pd.DataFrame) -> None:
+    with pd.option_context("display.max_rows", None, "display.max_colwidth", 80, "display.width", 200):
+        print(frame.to_string(index=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tlcore", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("datasets", help="list datasets")
+    commands.add_parser("models", help="list the zoo")
+    pretrain = commands.add_parser("pretrain", help="pretrain (or verify the cache of) zoo models")
+    pretrain.add_argument("names", nargs="+")
+    claims = commands.add_parser("claims", help="every claim and its verdict from the saved results")
+    claims.add_argument("--planned", action="store_true", help="include planned claims")
+    fetch = commands.add_parser("data", help="load a dataset once (real tier: --download fetches it)")
+    fetch.add_argument("name")
+    fetch.add_argument("--download", action="store_true")
+    args = parser.parse_args(argv)
+
+    from . import claims as claims_module, data, models
+
+    if args.command == "datasets":
+        _print(data.list_datasets())
+    elif args.command == "models":
+        _print(models.list_models())
+    elif args.command == "pretrain":
+        for name in args.names:
+            _, provenance = models.load_source_model(name)
+            print(f"{name}: source val accuracy {provenance['source_val_accuracy']:.3f}, "
+                  f"{provenance['seconds']:.0f} s, {models.entry_dir(models.ZOO[name])}")
+    elif args.command == "claims":
+        frame = claims_module.claims_frame()
+        if not args.planned:
+            frame = frame[frame.verdict != "planned"]
+        _print(frame[["id", "section", "verdict", "key_number", "key_label"]])
+    elif args.command == "data":
+        kwargs = {"download": True} if args.download else {}
+        dataset = data.load(args.name, "train", **kwargs)
+        print(f"{args.name}: {len(dataset)} training images, {dataset.num_classes} classes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
