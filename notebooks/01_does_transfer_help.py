@@ -56,7 +56,7 @@ import seaborn as sns
 import tlcore
 from tlcore.analysis.similarity import probe_similarity
 from tlcore.book import glue, glue_verdict, reference_table, set_style, verdict_table
-from tlcore.experiment import tuned_transfer_grid
+from tlcore.studies import tuned_transfer_grid
 from tlcore.results import save_table
 
 set_style()

@@ -4,11 +4,12 @@ Entry points: :func:`tlcore.data.load`, :func:`tlcore.models.create`, :func:`tlc
 :mod:`tlcore.claims` (the registry of the survey's claims and their verdict rules).
 """
 from . import claims, data, finetune, models, results
-from .experiment import TransferRun, run, run_many, select_on_validation, tuned_transfer_grid
+from .experiment import TransferRun, run, run_many, select_on_validation
+from .studies import transferability_study, tuned_transfer_grid
 from .finetune import Protocol, fit
 from .profiles import PROFILES, get_profile
 from .seeding import seed_everything
 
 __version__ = "0.1.0"
 __all__ = ["data", "models", "finetune", "claims", "results", "fit", "Protocol", "TransferRun", "run", "run_many",
-           "select_on_validation", "tuned_transfer_grid", "get_profile", "PROFILES", "seed_everything"]
+           "select_on_validation", "tuned_transfer_grid", "transferability_study", "get_profile", "PROFILES", "seed_everything"]

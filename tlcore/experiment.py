@@ -97,30 +97,3 @@ def select_on_validation(frame: pd.DataFrame, *, by: list[str], param: str,
     best = means.loc[means.groupby(by)[metric].idxmax()]
     return best.rename(columns={metric: f"best_{metric}"}).reset_index(drop=True)
 
-
-def protocol_for(profile, lr: float) -> Protocol:
-    """The chapter-wide fine-tuning protocol of ``profile`` at learning rate ``lr``."""
-    return Protocol(lr=lr, steps=profile.steps, batch_size=profile.batch_size, eval_every=profile.eval_every)
-
-
-def tuned_transfer_grid(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
-    """Pretrained vs scratch over ``profile.targets`` x ``profile.sizes`` x ``profile.seeds``.
-
-    The learning rate of each (target, init) is chosen on validation accuracy at ``profile.tuning_size`` images per
-    class with the first seed, from ``profile.lr_grid[init]``; the grid then runs with that rate. Returns the tidy
-    frames ``tuning``, ``chosen_lr``, ``grid`` (one row per run) and ``curves`` (one row per validation point).
-    """
-    inits = {"pretrained": True, "scratch": False}
-    tuning_specs = [
-        TransferRun(target, profile.tuning_size, inits[init], profile.arch, protocol_for(profile, lr), profile.seeds[0])
-        for target in profile.targets for init, lrs in profile.lr_grid.items() for lr in lrs
-    ]
-    tuning = run_many(tuning_specs, progress=progress)
-    chosen = select_on_validation(tuning, by=["target", "init"], param="protocol_lr")
-    lr_of = {(row.target, row.init): row.protocol_lr for row in chosen.itertuples()}
-    specs = [
-        TransferRun(target, n, inits[init], profile.arch, protocol_for(profile, lr_of[target, init]), seed)
-        for target in profile.targets for n in profile.sizes for init in inits for seed in profile.seeds
-    ]
-    return {"tuning": tuning, "chosen_lr": chosen, "grid": run_many(specs, progress=progress),
-            "curves": run_many(specs, progress=False, curves=True)}

@@ -19,6 +19,10 @@ class Profile:
     eval_every: int
     lr_grid: dict
     tuning_size: int
+    candidates: tuple[str, ...] = ()
+    ranking_size: int = 20
+    ranking_lr: float = 0.05
+    ranking_steps: int = 150
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -27,13 +31,18 @@ class Profile:
 PROFILES = {
     "embedded": Profile("embedded", "glyph_resnet_narrow", TARGETS, (5, 20, 100), (0, 1, 2), steps=300,
                         batch_size=64, eval_every=25, tuning_size=20,
-                        lr_grid={"pretrained": (0.01, 0.03, 0.1, 0.3), "scratch": (0.1, 0.3, 0.6)}),
+                        lr_grid={"pretrained": (0.01, 0.03, 0.1, 0.3), "scratch": (0.1, 0.3, 0.6)},
+                        candidates=("glyph_resnet_narrow", "glyph_resnet_narrow_short", "glyph_resnet_narrow_ls",
+                                    "glyph_resnet_wide", "glyph_resnet_deep")),
     "real": Profile("real", "resnet50", ("pets", "flowers102", "dtd", "fgvc_aircraft"), (5, 20, 50), (0, 1, 2),
                     steps=2000, batch_size=64, eval_every=200, tuning_size=20,
-                    lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)}),
+                    lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)},
+                    candidates=("resnet18", "resnet50", "densenet121", "mobilenetv3_large_100", "efficientnet_b0",
+                                "convnext_tiny", "vit_small_patch16_224"), ranking_lr=0.01, ranking_steps=1000),
     "smoke": Profile("smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12,
                      batch_size=32, eval_every=4, tuning_size=4,
-                     lr_grid={"pretrained": (0.03,), "scratch": (0.1,)}),
+                     lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
+                     candidates=("glyph_micro", "glyph_micro_ls"), ranking_size=6, ranking_steps=8),
 }
 
 

@@ -5,10 +5,11 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import transfer
+from . import metrics, transfer
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
+CH4 = "04_transferability_metrics"
 
 
 def _rule_text(rule) -> str:
@@ -91,12 +92,12 @@ _CATALOGUE = [
     # Transferability metrics
     ("M1", "5.2.5, 7.1 (6)", "H-score, NCE, LEEP (and later LogME, TransRate, ...) rank pretrained models by how "
      "well they fine-tune on a target.", "Scores for every zoo model x target against fine-tuned accuracy: weighted "
-     "Kendall tau and Pearson.", "04_which_source_model_metrics"),
+     "Kendall tau and Pearson.", CH4, (metrics.SCORES, metrics.ACCURACY), metrics.rule_m1),
     ("M2", "5.2.5 (3)", "LEEP correlates with transfer gain better than NCE and H-score.",
-     "The M1 correlations compared per target.", "04_which_source_model_metrics"),
+     "The M1 correlations compared per target.", CH4, (metrics.SCORES, metrics.ACCURACY), metrics.rule_m2),
     ("M3", "5.5, 7.1 (6)", "The gap between frozen-feature and fine-tuned accuracy, even with poor hyper-parameters, "
      "predicts good fine-tuning hyper-parameters.", "Linear-probe vs quick fine-tune gap against the H1 optimum.",
-     "04_which_source_model_metrics"),
+     CH4),
     # What is transferred
     ("P1", "5.2.5, blog", "Models fine-tuned from the same pretrained weights stay in one basin, close in parameter "
      "space, with similar errors; models trained from scratch do not.", "Parameter distances, loss along linear "

@@ -72,9 +72,20 @@ register(ZooEntry("glyph_resnet_wide", (1, 1, 1, 1), (32, 64, 128, 256),
                   "ResNet-10 style, widths 32-256 (1.2 M parameters): the wider twin."))
 register(ZooEntry("glyph_resnet_deep", (2, 2, 2, 2), (16, 32, 64, 128),
                   "ResNet-18 style, widths 16-128 (0.7 M parameters): the deeper twin."))
+register(ZooEntry("glyph_resnet_narrow_short", (1, 1, 1, 1), (16, 32, 64, 128),
+                  "The narrow model with a quarter of the pretraining steps: less pretraining.",
+                  protocol=Protocol(lr=0.1, steps=200, batch_size=128, eval_every=100, weight_decay=5e-4)))
+register(ZooEntry("glyph_resnet_narrow_ls", (1, 1, 1, 1), (16, 32, 64, 128),
+                  "The narrow model pretrained with label smoothing 0.1: a different source loss.",
+                  protocol=Protocol(lr=0.1, steps=800, batch_size=128, eval_every=200, weight_decay=5e-4,
+                                    label_smoothing=0.1)))
 register(ZooEntry("glyph_micro", (1, 1, 1, 1), (8, 16, 32, 64),
                   "A tiny model on a small source sample, for smoke tests only.", source_per_class=20,
                   protocol=Protocol(lr=0.1, steps=30, batch_size=64, eval_every=15)))
+register(ZooEntry("glyph_micro_ls", (1, 1, 1, 1), (8, 16, 32, 64),
+                  "The tiny smoke-test model with label smoothing: a second candidate for smoke tests.",
+                  source_per_class=20,
+                  protocol=Protocol(lr=0.1, steps=30, batch_size=64, eval_every=15, label_smoothing=0.1)))
 
 
 def entry_dir(entry: ZooEntry) -> Path:

@@ -1,0 +1,129 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4. Which source model? Transferability metrics
+#
+# ## The claim
+#
+# Choosing a pretrained model by fine-tuning every candidate is expensive. The survey (§5.2.5, §7.1 item 6) reviews
+# scores computed from a single forward pass over the target data that should predict the ranking instead:
+# H-score {cite}`bao2019hscore`, NCE {cite}`tran2019nce` and LEEP {cite}`nguyen2020leep`; later work added LogME
+# {cite}`you2021logme`, TransRate {cite}`huang2022transrate` and GBC. Claim **M1**: these scores rank pretrained
+# models by how well they fine-tune on a target. Claim **M2**: LEEP correlates with transfer performance better
+# than NCE and H-score.
+#
+# ## Setup
+#
+# Every candidate source model of the profile is scored on each target's training images (before any
+# fine-tuning), then fine-tuned on the same images with one protocol for all candidates, for every seed. The
+# ranking quality of a metric is the weighted Kendall τ between its scores and the mean fine-tuned test accuracy
+# (weighted so that the top of the ranking counts most, as in {cite}`you2021logme`).
+
+# %% tags=["remove-cell"]
+import sys
+
+if "google.colab" in sys.modules:  # on Colab, install the package this book is built on
+    # %pip install -q "tlcore[book] @ git+https://github.com/tlcore-book/deep-transfer-survey"
+    pass
+
+# %% tags=["parameters"]
+profile = "embedded"
+seeds = None  # None: the profile's seeds
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+import tlcore
+from tlcore.book import glue, glue_verdict, reference_table, set_style, verdict_table
+from tlcore.claims.metrics import kendall_by_metric
+from tlcore.metrics import pearson
+from tlcore.results import save_table
+from tlcore.studies import transferability_study
+
+set_style()
+setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+tlcore.models.list_models().query("name in @setup.candidates") if profile != "real" else setup.candidates
+
+# %% [markdown]
+# ## Experiment
+
+# %%
+study = transferability_study(setup)
+save_table(study["scores"], "transferability_scores")
+save_table(study["accuracy"], "transferability_accuracy")
+accuracy = study["accuracy"].groupby(["target", "model"])["test_accuracy"].agg(["mean", "std"]).round(3)
+accuracy.unstack("target")
+
+# %% [markdown]
+# ## Result
+#
+# Each point is one candidate model on one target: its score against its fine-tuned accuracy. A good metric puts
+# the points on a rising curve within each target (scores are comparable only within a metric and a target).
+
+# %%
+mean_accuracy = study["accuracy"].groupby(["target", "model"], as_index=False)["test_accuracy"].mean()
+merged = study["scores"].merge(mean_accuracy, on=["target", "model"])
+g = sns.relplot(data=merged, x="score", y="test_accuracy", hue="model", col="metric", row="target", height=1.9,
+                aspect=1.1, facet_kws={"sharex": False, "sharey": "row"}, s=45)
+g.set_titles("{row_name} | {col_name}", size=8);
+
+# %%
+tau = kendall_by_metric(study["scores"], study["accuracy"])
+tau["pearson"] = [pearson(merged[(merged.target == r.target) & (merged.metric == r.metric)]["score"].to_numpy(),
+                          merged[(merged.target == r.target) & (merged.metric == r.metric)]["test_accuracy"].to_numpy())
+                  for r in tau.itertuples()]
+save_table(tau, "transferability_correlations")
+fig, ax = plt.subplots(figsize=(8, 3.2))
+sns.barplot(data=tau, x="metric", y="tau", hue="target", ax=ax)
+ax.axhline(0, color="black", lw=0.8)
+ax.set(ylabel="weighted Kendall τ", title="Ours: how well each metric ranks the candidates, per target");
+
+# %% [markdown]
+# The published reference: the Transfer-Learning-Library's model-selection benchmark (ten ImageNet models, real
+# datasets). **Published figures, not results of this book.**
+
+# %%
+published, caption = reference_table("tllib_ranking_kendall")
+print(caption)
+fig, ax = plt.subplots(figsize=(8, 3.2))
+sns.barplot(data=published, x="metric", y="weighted_kendall_tau", hue="dataset", ax=ax)
+ax.axhline(0, color="black", lw=0.8)
+ax.legend(fontsize=7, ncol=3)
+ax.set(ylabel="weighted Kendall τ", title="Published: TLlib ranking benchmark");
+
+# %% [markdown]
+# ## Verdict
+
+# %%
+verdicts = [tlcore.claims.verdict(claim) for claim in ("M1", "M2")]
+for v in verdicts:
+    glue_verdict(v)
+verdict_table(verdicts)
+
+# %% [markdown]
+# - **M1** — {glue:text}`m1_verdict`. {glue:text}`m1_detail`
+# - **M2** — {glue:text}`m2_verdict`. {glue:text}`m2_detail`
+#
+# ## In practice
+#
+# - Scoring a handful of candidates costs one forward pass each; fine-tuning them all costs a training run each.
+#   Use the score to shortlist, then fine-tune the top two or three — a rank correlation well below one means the
+#   metric's single top pick is not always the best model.
+# - Feature-based scores (LogME, H-score, TransRate, GBC) need no source classifier; LEEP and NCE need the source
+#   head and measure label overlap, which is weak when the target classes are unrelated to the source classes.
+# - `tlcore.metrics.rank_models` (and `python -m tlcore rank`) scores your own candidates on your own data.

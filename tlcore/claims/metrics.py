@@ -1,0 +1,90 @@
+"""Verdict rules of the chapter "Which source model? Transferability metrics" (claims M1, M2).
+
+Tables (written by the chapter):
+- ``transferability_scores``: target, model, metric, score (computed before any fine-tuning).
+- ``transferability_accuracy``: target, model, seed, test_accuracy (each candidate fine-tuned on each target).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..metrics.ranking import weighted_kendall_tau
+from .registry import Verdict
+
+SCORES, ACCURACY = "transferability_scores", "transferability_accuracy"
+CLASSIC = ("h_score", "nce", "leep")
+N_RESAMPLES = 1000
+
+
+def kendall_by_metric(scores: pd.DataFrame, accuracy: pd.DataFrame, seeds=None) -> pd.DataFrame:
+    """Weighted Kendall tau between each metric's scores and mean fine-tuned accuracy, per (target, metric).
+
+    ``seeds`` picks (with repetition) the fine-tuning seeds averaged into the accuracy; default all of them.
+    """
+    if seeds is not None:
+        accuracy = pd.concat([accuracy[accuracy.seed == s] for s in seeds])
+    mean_accuracy = accuracy.groupby(["target", "model"])["test_accuracy"].mean()
+    rows = []
+    for (target, metric), group in scores.groupby(["target", "metric"]):
+        truth = mean_accuracy.loc[target].reindex(group["model"]).to_numpy()
+        rows.append({"target": target, "metric": metric,
+                     "tau": weighted_kendall_tau(group["score"].to_numpy(), truth)})
+    return pd.DataFrame(rows)
+
+
+def _seed_bootstrap(scores, accuracy) -> pd.DataFrame:
+    """Mean-over-targets tau per metric, for each resample of the fine-tuning seeds (rows: resamples)."""
+    seeds = np.sort(accuracy.seed.unique())
+    generator = np.random.default_rng(0)
+    samples = [kendall_by_metric(scores, accuracy, generator.choice(seeds, len(seeds))).groupby("metric")["tau"].mean()
+               for _ in range(N_RESAMPLES)]
+    return pd.DataFrame(samples)
+
+
+def _interval(values) -> tuple[float, float]:
+    return float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))
+
+
+def rule_m1(tables) -> Verdict:
+    """For each metric, the weighted Kendall tau between its scores and the mean fine-tuned test accuracy of the
+    candidate models is averaged over targets; a 95% interval comes from resampling the fine-tuning seeds.
+    Supported when H-score, NCE and LEEP all have mean tau > 0 and at least one has its interval above 0; mixed when
+    some metric has mean tau > 0; not supported when none does."""
+    scores, accuracy = tables(SCORES), tables(ACCURACY)
+    point = kendall_by_metric(scores, accuracy).groupby("metric")["tau"].mean()
+    boot = _seed_bootstrap(scores, accuracy)
+    intervals = {m: _interval(boot[m]) for m in point.index}
+    classic = [m for m in CLASSIC if m in point.index]
+    if all(point[m] > 0 for m in classic) and any(intervals[m][0] > 0 for m in classic):
+        verdict = "supported"
+    elif (point > 0).any():
+        verdict = "mixed"
+    else:
+        verdict = "not supported"
+    best = point.idxmax()
+    return Verdict(
+        "M1", verdict, round(float(point[best]), 2), f"best mean weighted Kendall tau ({best})",
+        "mean weighted tau over targets: " + ", ".join(
+            f"{m} {point[m]:+.2f} [{intervals[m][0]:+.2f}, {intervals[m][1]:+.2f}]"
+            for m in point.sort_values(ascending=False).index) + ".",
+        {"tau": point.to_dict(), "intervals": intervals},
+    )
+
+
+def rule_m2(tables) -> Verdict:
+    """d = mean-over-targets weighted tau of LEEP minus the better of NCE and H-score, with a 95% interval from
+    resampling the fine-tuning seeds. Supported when the interval lies above 0; mixed when d > 0 but the interval
+    includes 0; not supported when d <= 0."""
+    scores, accuracy = tables(SCORES), tables(ACCURACY)
+    point = kendall_by_metric(scores, accuracy).groupby("metric")["tau"].mean()
+    boot = _seed_bootstrap(scores, accuracy)
+    difference = point["leep"] - max(point["nce"], point["h_score"])
+    low, high = _interval(boot["leep"] - boot[["nce", "h_score"]].max(axis=1))
+    verdict = "supported" if low > 0 else ("mixed" if difference > 0 else "not supported")
+    return Verdict(
+        "M2", verdict, round(float(difference), 2), "tau(LEEP) - max(tau(NCE), tau(H-score))",
+        f"mean weighted tau: LEEP {point['leep']:+.2f}, NCE {point['nce']:+.2f}, H-score {point['h_score']:+.2f}; "
+        f"difference {difference:+.2f} (95% interval {low:+.2f} to {high:+.2f}).",
+        {"difference": float(difference), "interval": (low, high)},
+    )
