@@ -105,3 +105,30 @@ def test_paired_difference_pairs_by_seed_and_names_missing_arms():
     assert out.d.tolist() == [2, 3]
     with pytest.raises(ValueError, match="no runs for"):
         claims.paired_difference(frame, by=["g"], column="v", arm="arm", treated="x", control="z", value="d")
+
+
+def ranking_tables(quality):
+    """Five models whose accuracy rises with their index; metric m scores them with ``quality[m]`` * index + noise."""
+    rng = np.random.default_rng(1)
+    scores, accuracy = [], []
+    for target in ("near", "far"):
+        for i, model in enumerate("abcde"):
+            for seed in range(3):
+                accuracy.append({"target": target, "model": model, "seed": seed,
+                                 "test_accuracy": 0.5 + 0.05 * i + rng.normal(0, 0.001)})
+            for metric, q in quality.items():
+                scores.append({"target": target, "model": model, "metric": metric, "score": q * i})
+    return {"transferability_scores": pd.DataFrame(scores),
+            "transferability_accuracy": pd.DataFrame(accuracy)}.__getitem__
+
+
+def test_m1_and_m2_follow_the_rank_agreement_of_each_metric():
+    good = ranking_tables({"h_score": 1.0, "nce": 1.0, "leep": 1.0, "logme": 1.0})
+    assert claims.CLAIMS["M1"].rule(good).verdict == "supported"
+    reversed_ = ranking_tables({"h_score": -1.0, "nce": -1.0, "leep": -1.0})
+    assert claims.CLAIMS["M1"].rule(reversed_).verdict == "not supported"
+    leep_best = ranking_tables({"h_score": -1.0, "nce": -1.0, "leep": 1.0})
+    result = claims.CLAIMS["M2"].rule(leep_best)
+    assert result.verdict == "supported" and result.key_number == pytest.approx(2.0)
+    assert claims.CLAIMS["M2"].rule(good).verdict == "not supported"  # a tie is not "better"
+    assert claims.CLAIMS["M1"].rule(leep_best).verdict == "mixed"

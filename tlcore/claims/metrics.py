@@ -6,6 +6,8 @@ Tables (written by the chapter):
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -17,29 +19,52 @@ CLASSIC = ("h_score", "nce", "leep")
 N_RESAMPLES = 1000
 
 
-def kendall_by_metric(scores: pd.DataFrame, accuracy: pd.DataFrame, seeds=None) -> pd.DataFrame:
-    """Weighted Kendall tau between each metric's scores and mean fine-tuned accuracy, per (target, metric).
+def _tau(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Weighted tau, NaN where either side is constant (no ranking to agree with)."""
+    try:
+        return weighted_kendall_tau(scores, truth)
+    except ValueError:
+        return float("nan")
 
-    ``seeds`` picks (with repetition) the fine-tuning seeds averaged into the accuracy; default all of them.
-    """
-    if seeds is not None:
-        accuracy = pd.concat([accuracy[accuracy.seed == s] for s in seeds])
+
+def kendall_by_metric(scores: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Weighted Kendall tau between each metric's scores and mean fine-tuned accuracy, per (target, metric)."""
     mean_accuracy = accuracy.groupby(["target", "model"])["test_accuracy"].mean()
     rows = []
     for (target, metric), group in scores.groupby(["target", "metric"]):
         truth = mean_accuracy.loc[target].reindex(group["model"]).to_numpy()
-        rows.append({"target": target, "metric": metric,
-                     "tau": weighted_kendall_tau(group["score"].to_numpy(), truth)})
+        rows.append({"target": target, "metric": metric, "tau": _tau(group["score"].to_numpy(), truth)})
     return pd.DataFrame(rows)
 
 
-def _seed_bootstrap(scores, accuracy) -> pd.DataFrame:
-    """Mean-over-targets tau per metric, for each resample of the fine-tuning seeds (rows: resamples)."""
-    seeds = np.sort(accuracy.seed.unique())
+def _seed_bootstrap(scores: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Mean-over-targets tau per metric, for each resample of the fine-tuning seeds (rows: resamples).
+
+    Plain arrays inside the loop (seed x target x model accuracies, target x metric x model scores): a thousand
+    resamples must take seconds, not minutes.
+    """
+    targets, metrics = sorted(scores.target.unique()), sorted(scores.metric.unique())
+    models, seeds = sorted(scores.model.unique()), sorted(accuracy.seed.unique())
+    acc = (accuracy.groupby(["seed", "target", "model"])["test_accuracy"].mean()
+           .reindex(pd.MultiIndex.from_product([seeds, targets, models])).to_numpy()
+           .reshape(len(seeds), len(targets), len(models)))
+    score = (scores.set_index(["target", "metric", "model"])["score"]
+             .reindex(pd.MultiIndex.from_product([targets, metrics, models])).to_numpy()
+             .reshape(len(targets), len(metrics), len(models)))
+    samples = []
+    for chosen in _resamples(len(seeds)):
+        truth = acc[list(chosen)].mean(axis=0)
+        taus = [[_tau(score[t, m], truth[t]) for t in range(len(targets))] for m in range(len(metrics))]
+        samples.append(np.nanmean(taus, axis=1))
+    return pd.DataFrame(samples, columns=metrics)
+
+
+def _resamples(n: int):
+    """Bootstrap resamples of n seeds: all n**n of them when that is few (exact: 27 for 3 seeds), else 1000 drawn."""
+    if n**n <= N_RESAMPLES:
+        return itertools.product(range(n), repeat=n)
     generator = np.random.default_rng(0)
-    samples = [kendall_by_metric(scores, accuracy, generator.choice(seeds, len(seeds))).groupby("metric")["tau"].mean()
-               for _ in range(N_RESAMPLES)]
-    return pd.DataFrame(samples)
+    return (tuple(generator.integers(0, n, n)) for _ in range(N_RESAMPLES))
 
 
 def _interval(values) -> tuple[float, float]:
