@@ -37,13 +37,19 @@ def check_labels(
     lowest = int(values.min())
     if lowest < 0:
         raise ValueError(f"{name} must lie in 0..C-1, got the negative label {lowest}")
+    relabel = "relabel them to 0..C-1, e.g. with numpy.unique(labels, return_inverse=True)"
+    highest = int(values.max())
+    if highest >= len(values):  # checked before counting, so a stray huge label cannot allocate a huge histogram
+        raise ValueError(
+            f"{name} are not contiguous: the largest label is {highest} but there are only {len(values)} samples; "
+            f"{relabel}"
+        )
     counts = torch.bincount(values)
     missing = (counts == 0).nonzero().flatten().tolist()
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
         raise ValueError(
-            f"{name} are not contiguous: class(es) {shown} of 0..{len(counts) - 1} have no samples; relabel them to "
-            "0..C-1, e.g. with numpy.unique(labels, return_inverse=True)"
+            f"{name} are not contiguous: class(es) {shown} of 0..{highest} have no samples; {relabel}"
         )
     if len(counts) < min_classes:
         raise ValueError(f"{name} hold {len(counts)} class(es); at least {min_classes} are needed")
@@ -116,11 +122,13 @@ def _as_tensor(values: Any, name: str) -> torch.Tensor:
         tensor = values.detach()
     else:
         array = np.asarray(values)
-        if array.dtype.kind not in "biuf":
+        if array.dtype.kind not in "biufc":  # complex passes here to meet the "real numbers" check below
             raise ValueError(f"{name} must be numeric, got an array of dtype {array.dtype}")
         if array.dtype.kind == "u":  # torch has no uint32/uint64 arithmetic; labels fit in int64
             array = array.astype(np.int64)
-        tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
+        if not array.flags.writeable or any(stride < 0 for stride in array.strides):  # torch refuses to share these
+            array = array.copy()
+        tensor = torch.from_numpy(array)
     if tensor.is_complex() or tensor.dtype == torch.bool:
         raise ValueError(f"{name} must be real numbers, got dtype {tensor.dtype}")
     return tensor
@@ -159,6 +167,10 @@ def _check_integer(values: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def _check_finite(values: torch.Tensor, name: str) -> None:
+    # Any NaN or inf makes the sum non-finite, and a sum reads the data without writing an (N, D) mask: the mask is
+    # only built to locate the culprit (or to clear a sum that merely overflowed).
+    if bool(torch.isfinite(values.sum())):
+        return
     finite = torch.isfinite(values)
     if not bool(finite.all()):
         bad = (~finite).nonzero()[0].tolist()

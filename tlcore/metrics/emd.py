@@ -33,7 +33,8 @@ def emd_similarity(
     """
     check_positive(gamma, "gamma")
     domains = []
-    for features, labels, side in ((source_features, source_labels, "source"), (target_features, target_labels, "target")):
+    sides = ((source_features, source_labels, "source"), (target_features, target_labels, "target"))
+    for features, labels, side in sides:
         x = check_features(features, name=f"{side}_features")
         y, counts = check_labels(
             labels, len(x), name=f"{side}_labels", against=f"{side}_features", device=x.device, min_classes=1

@@ -10,8 +10,9 @@ from ._validation import check_choice, check_features, check_labels
 
 # Per-dimension variance floor of the authors' code: keeps constant features (and single-sample classes) finite.
 VARIANCE_FLOOR = 1e-4
-# Pairwise differences are formed for blocks of classes holding at most this many float64 numbers (128 MiB).
-_BLOCK_ELEMENTS = 1 << 24
+# Pairwise differences are formed for blocks of classes holding at most this many float64 numbers (32 MiB), small
+# enough for the allocator to reuse one block's memory for the next instead of faulting in fresh pages.
+_BLOCK_ELEMENTS = 1 << 22
 
 
 def gbc(features: Any, target_labels: Any, covariance: str = "diagonal") -> float:
@@ -39,9 +40,10 @@ def gbc(features: Any, target_labels: Any, covariance: str = "diagonal") -> floa
     y, counts = check_labels(target_labels, len(x), device=x.device)
     num_classes, d = len(counts), x.shape[1]
     means = class_sums(x, y, num_classes) / counts[:, None]
-    # Two passes (deviations from the class mean) so large feature offsets cannot cancel the variances away.
-    variances = class_sums((x - means[y]).square(), y, num_classes) / counts[:, None]
-    variances = variances.clamp_min(VARIANCE_FLOOR)
+    # Two passes (deviations from the class mean) so large feature offsets cannot cancel the variances away; the
+    # deviations are formed in place in one (N, D) buffer.
+    deviations = means[y].sub_(x).square_()
+    variances = (class_sums(deviations, y, num_classes) / counts[:, None]).clamp_min(VARIANCE_FLOOR)
     # A spherical variance stands for D equal diagonal entries in every determinant.
     entries_per_variance = 1
     if covariance == "spherical":
@@ -52,9 +54,9 @@ def gbc(features: Any, target_labels: Any, covariance: str = "diagonal") -> floa
     total_overlap = torch.zeros((), dtype=torch.float64, device=x.device)
     for start in range(0, num_classes, rows_per_block):
         block = slice(start, start + rows_per_block)
-        average = (variances[block, None, :] + variances[None, :, :]) / 2  # (b, C, D), or (b, C, 1) if spherical
-        mahalanobis = ((means[block, None, :] - means[None, :, :]).square() / average).sum(dim=2)
-        log_det_average = average.log().sum(dim=2) * entries_per_variance
+        average = (variances[block, None, :] + variances[None, :, :]).mul_(0.5)  # (b, C, D), or (b, C, 1)
+        mahalanobis = (means[block, None, :] - means[None, :, :]).square_().div_(average).sum(dim=2)
+        log_det_average = average.log_().sum(dim=2) * entries_per_variance
         distance = mahalanobis / 8 + (log_det_average - (log_dets[block, None] + log_dets[None, :]) / 2) / 2
         overlap = torch.exp(-distance)
         overlap[torch.arange(overlap.shape[0]), torch.arange(start, start + overlap.shape[0])] = 0  # i == j

@@ -56,7 +56,7 @@ def _ledoit_wolf_shrinkage(centred: torch.Tensor, covariance: torch.Tensor) -> f
     n, d = centred.shape
     mean_variance = covariance.trace() / d
     covariance_norm2 = covariance.square().sum()
-    fourth_moment = centred.square().sum(dim=1).square().sum()
+    fourth_moment = torch.linalg.vector_norm(centred, dim=1).pow(4).sum()
     beta = (fourth_moment / n - covariance_norm2) / (d * n)
     delta = (covariance_norm2 - d * mean_variance**2) / d  # ||cov - mean_variance * I||_F^2 / D
     beta = torch.minimum(beta, delta)  # never shrink past the identity target

@@ -5,6 +5,7 @@ from typing import Any
 
 import torch
 
+from ._linalg import class_sums
 from ._validation import check_labels, check_probabilities
 
 # Floor inside the log. Every expected empirical prediction is positive in exact arithmetic (a sample contributes its
@@ -27,9 +28,9 @@ def leep(source_probs: Any, target_labels: Any) -> float:
     """
     theta = check_probabilities(source_probs)
     y, counts = check_labels(target_labels, len(theta), against="source_probs", device=theta.device)
-    n = len(y)
-    joint = torch.zeros(len(counts), theta.shape[1], dtype=theta.dtype, device=theta.device).index_add_(0, y, theta) / n
+    joint = class_sums(theta, y, len(counts)) / len(y)
     # A source class no sample puts mass on has P(z) = 0 and P(y, z) = 0; it never enters the sum, so 0 / tiny = 0.
     conditional = joint / joint.sum(dim=0).clamp_min(torch.finfo(theta.dtype).tiny)
-    expected_prediction = (theta * conditional[y]).sum(dim=1)
+    # sum_z theta_iz P(y_i | z) for every sample: one (N, Cs) x (Cs, C) product, then each sample's own column.
+    expected_prediction = (theta @ conditional.T).gather(1, y[:, None]).squeeze(1)
     return float(expected_prediction.clamp_min(LOG_EPSILON).log().mean())

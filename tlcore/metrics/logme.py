@@ -76,12 +76,11 @@ class LogME:
             def transpose_times_targets(matrix: torch.Tensor) -> torch.Tensor:
                 return class_sums(matrix, labels, len(counts)).T
 
-        if not bool(x.any()):
-            raise ValueError("features are all zero; the evidence has no maximum")
-
         of_rows = n < d
         eigenvalues, eigenvectors = torch.linalg.eigh(gram(x, of_rows=of_rows))
         eigenvalues = eigenvalues.clamp_min(0)  # a Gram matrix is PSD; rounding can push zero eigenvalues below 0
+        if float(eigenvalues.max()) == 0:
+            raise ValueError("features are all zero; the evidence has no maximum")
         if of_rows:
             # F = U S V^T, so V^T F^T y = S U^T y and the N x N Gram matrix suffices.
             projections = eigenvalues.sqrt()[:, None] * transpose_times_targets(eigenvectors)

@@ -5,6 +5,7 @@ from typing import Any
 
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from ._validation import check_choice, check_features, check_labels
 from .leep import leep
@@ -53,5 +54,9 @@ def nleep(
         if isinstance(pca_dim, int) and not 1 <= pca_dim <= min(points.shape):
             raise ValueError(f"an int pca_dim must lie in 1..min(N, D)={min(points.shape)}, got {pca_dim}")
         points = PCA(n_components=pca_dim, random_state=seed).fit_transform(points)
-    mixture = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed).fit(points)
-    return leep(mixture.predict_proba(points), y)
+    # EM works on one small per-component matrix at a time, where BLAS threads gain nothing; their busy-waiting
+    # after each call also stalls the torch threads of whatever runs next (sklearn's KMeans limits them likewise).
+    with threadpool_limits(limits=1, user_api="blas"):
+        mixture = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed).fit(points)
+        posteriors = mixture.predict_proba(points)
+    return leep(posteriors, y)

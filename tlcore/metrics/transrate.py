@@ -40,17 +40,17 @@ def transrate(features: Any, target_labels: Any, eps: float = 1e-4) -> float:
     x = check_features(features)
     y, counts = check_labels(target_labels, len(x), device=x.device)
     n = len(x)
-    centred = x - x.mean(dim=0)
-    spread = centred.square().sum().div(n).sqrt()
-    if float(spread) == 0:
+    # One gather groups the samples of each class into contiguous rows; centring that fresh copy in place saves a
+    # second (N, D) array.
+    z = x[torch.argsort(y)]
+    z -= z.mean(dim=0)
+    mean_square_norm = float(torch.linalg.vector_norm(z)) ** 2 / n
+    if mean_square_norm == 0:
         raise ValueError("features are constant across samples; TransRate is undefined")
-    z = centred / spread
 
-    rate = logdet_identity_plus(z, 1 / (n * eps)) / 2
-    # One sort groups the samples of each class into contiguous rows.
-    class_blocks = torch.split(z[torch.argsort(y, stable=True)], counts.tolist())
-    conditional_rate = sum(
-        int(count) / n * logdet_identity_plus(block, 1 / (int(count) * eps)) / 2
-        for block, count in zip(class_blocks, counts)
-    )
-    return float(rate - conditional_rate)
+    def rate(block: torch.Tensor) -> torch.Tensor:
+        # Scaling Z to unit RMS norm is folded into the distortion: (Z / s)^T (Z / s) / (n eps) = Z^T Z / (n eps s^2).
+        return logdet_identity_plus(block, 1 / (len(block) * eps * mean_square_norm)) / 2
+
+    conditional_rate = sum(len(block) / n * rate(block) for block in torch.split(z, counts.tolist()))
+    return float(rate(z) - conditional_rate)
