@@ -108,3 +108,12 @@ def test_a_diverging_learning_rate_is_stored_as_diverged_and_never_selected(tmp_
     assert rows.val_accuracy.isna().tolist() == [False, True]
     assert "diverged" in run(specs[1]).config
     assert select_on_validation(rows, by=["target"], param="protocol_lr").protocol_lr.tolist() == [0.05]
+
+
+def test_command_line_ranks_candidate_models(capsys, tmp_cache):
+    from tlcore.cli import main
+
+    assert main(["rank", "glyphs_near", "--models", "glyph_micro", "glyph_micro_ls", "--n-per-class", "4",
+                 "--metrics", "logme", "leep"]) == 0
+    out = capsys.readouterr().out
+    assert "glyph_micro_ls" in out and "logme" in out and "leep" in out

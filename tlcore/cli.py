@@ -5,6 +5,8 @@
     python -m tlcore pretrain glyph_resnet_narrow
     python -m tlcore claims                   # every claim with its current verdict
     python -m tlcore data pets --download     # fetch a real-tier dataset (needs internet)
+    python -m tlcore rank glyphs_near --models glyph_resnet_narrow glyph_resnet_wide
+    python -m tlcore rank folder:/path/to/images --models resnet50 convnext_tiny --n-per-class 20
 """
 from __future__ import annotations
 
@@ -31,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     fetch = commands.add_parser("data", help="load a dataset once (real tier: --download fetches it)")
     fetch.add_argument("name")
     fetch.add_argument("--download", action="store_true")
+    rank = commands.add_parser("rank", help="score candidate pretrained models on a dataset, best first")
+    rank.add_argument("dataset", help="a dataset name or folder:PATH (an ImageFolder tree)")
+    rank.add_argument("--models", nargs="+", required=True, help="zoo or timm model names (pretrained weights)")
+    rank.add_argument("--metrics", nargs="+", default=None, help="default: logme h_score leep nce transrate gbc")
+    rank.add_argument("--n-per-class", type=int, default=None, help="training images per class to score on")
+    rank.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     from . import claims as claims_module, data, models
@@ -53,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = {"download": True} if args.download else {}
         dataset = data.load(args.name, "train", **kwargs)
         print(f"{args.name}: {len(dataset)} training images, {dataset.num_classes} classes")
+    elif args.command == "rank":
+        from .metrics import DEFAULT_METRICS, rank_models
+
+        dataset = data.load(args.dataset, "train", args.n_per_class, seed=args.seed)
+        candidates = {name: models.create(name, pretrained=True).eval() for name in args.models}
+        scores = rank_models(candidates, dataset, metrics=args.metrics or DEFAULT_METRICS, progress=True)
+        table = scores.pivot(index="model", columns="metric", values="score")
+        _print(table.sort_values(table.columns[0], ascending=False).reset_index())
     return 0
 
 
