@@ -21,7 +21,7 @@
 # the table is typed by hand. *planned* means no chapter tests the claim yet; *not run* means its chapter has not
 # been executed in this build.
 
-# %%
+# %% tags=["remove-input"]
 from collections import Counter
 
 import pandas as pd
@@ -58,13 +58,13 @@ Markdown("\n".join(rows))
 #
 # ## The numbers behind each verdict
 
-# %%
+# %% tags=["remove-input"]
 implemented = frame[frame.status == "implemented"][["id", "verdict", "detail", "rule"]]
 Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule}" for r in implemented.itertuples()))
 
 # %% [markdown]
 # ## Execution time of this build
 
-# %%
+# %% tags=["remove-input"]
 if has_table("book_timings"):
     display(load_table("book_timings"))

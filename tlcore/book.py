@@ -8,7 +8,7 @@ import pandas as pd
 from .claims.registry import Verdict
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
-BADGES = {"supported": "✅", "not supported": "❌", "mixed": "◐", "planned": "…", "not run": "—"}
+BADGES = {"supported": "✔", "not supported": "✘", "mixed": "◐", "planned": "…", "not run": "—"}
 
 
 def glue(name: str, value, display: bool = False):
