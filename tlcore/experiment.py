@@ -31,6 +31,7 @@ class TransferRun:
 
     def config(self) -> dict:
         config = asdict(self)
+        config["protocol"] = self.protocol.key_dict()  # new protocol fields, while off, keep old keys valid
         if self.pretrained and self.arch in models.ZOO:
             config["source_key"] = models.ZOO[self.arch].key()
         return config

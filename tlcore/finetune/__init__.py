@@ -1,6 +1,15 @@
 """Fine-tuning: protocols as data, the one training loop, regularizers plugged in as loss terms."""
+from .frozen import Frozen
 from .loop import RunRecord, StepContext, TransferRegularizer, evaluate, fit, predict, random_shift
-from .protocol import LINEAR_PROBE, Protocol, parameter_groups, set_train_mode
+from .mixup import mixup
+from .protocol import LINEAR_PROBE, Protocol, TrainingPlan, UnknownFieldError, parameter_groups, set_train_mode
+from .recipes import (bit_hyperrule, frozen_stages, full_finetuning, linear_probe, linear_probe_then_finetune,
+                      transfer_first_stages)
+from .reinit import reinitialize_from_stage
+from .stages import Stage, StageOutputs, model_stages, stage_parameters
 
 __all__ = ["fit", "evaluate", "predict", "random_shift", "RunRecord", "StepContext", "TransferRegularizer",
-           "Protocol", "LINEAR_PROBE", "parameter_groups", "set_train_mode"]
+           "Protocol", "LINEAR_PROBE", "TrainingPlan", "UnknownFieldError", "parameter_groups", "set_train_mode",
+           "full_finetuning", "linear_probe", "linear_probe_then_finetune", "frozen_stages", "transfer_first_stages",
+           "bit_hyperrule", "mixup", "Frozen", "reinitialize_from_stage", "Stage", "StageOutputs", "model_stages",
+           "stage_parameters"]

@@ -121,7 +121,8 @@ def stage_parameters(model: nn.Module, indices: Iterable[int] | None = None) -> 
 
 
 class StageOutputs:
-    """Forward hooks that keep the outputs of the chosen stages of ``model`` from its latest forward pass.
+    """Forward hooks that keep the outputs of the chosen stages of ``model`` from the first forward pass after the
+    last :meth:`take` — in a training step, the loop's own forward, even if a regulariser (DANN) runs the model again.
 
     Outputs are kept only while autograd records or ``always`` is set, so evaluation passes (inference mode) of a
     hooked model cost nothing extra. ``outputs`` is a list aligned with ``stages``; call ``remove()`` to unhook.
@@ -135,7 +136,7 @@ class StageOutputs:
 
     def _hook(self, index: int):
         def keep(module: nn.Module, inputs, output) -> None:
-            if self._always or torch.is_grad_enabled():
+            if self.outputs[index] is None and (self._always or torch.is_grad_enabled()):
                 self.outputs[index] = output
         return keep
 

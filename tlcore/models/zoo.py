@@ -26,6 +26,8 @@ from .resnet import small_resnet
 
 log = logging.getLogger(__name__)
 WEIGHTS_FILE = "weights.safetensors"
+# Bump when pretraining changes meaning (the loop, the source data) so that cached weights are not reused.
+ZOO_VERSION = 2
 PROVENANCE_FILE = "provenance.json"
 
 
@@ -47,6 +49,8 @@ class ZooEntry:
     def recipe(self) -> dict:
         recipe = asdict(self)
         recipe.pop("description")
+        recipe["protocol"] = self.protocol.key_dict()
+        recipe["zoo_version"] = ZOO_VERSION
         return recipe
 
     def key(self) -> str:
