@@ -32,3 +32,14 @@ def tmp_cache(tmp_path, monkeypatch):
 def tmp_results(tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models train fastest on one thread; on a busy 2-core machine OpenMP's spinning threads cost 10-50x."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

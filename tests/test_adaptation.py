@@ -4,30 +4,11 @@ import pytest
 import torch
 
 from tlcore.adaptation import DANN, ProgressiveNet, dann_lambda, fit_dann, reverse_gradient
-from tlcore.data.base import ImageDataset
 from tlcore.finetune import Protocol, StepContext, fit
 from tlcore.models import small_resnet
+from factories import data, tiny
 
 QUICK = Protocol(lr=0.05, steps=4, batch_size=16, eval_every=2)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny(num_classes=5, seed=0, channels=(4, 8, 8, 8)):
-    torch.manual_seed(seed)
-    return small_resnet(channels=channels, num_classes=num_classes)
-
-
-def data(n, seed=0, classes=5, shift=0.0):
-    g = torch.Generator().manual_seed(seed)
-    return ImageDataset((torch.rand(n, 1, 16, 16, generator=g) + shift).clamp(0, 1),
-                        torch.randint(0, classes, (n,), generator=g), [str(c) for c in range(classes)])
 
 
 TRAIN, VAL = data(48, 1), data(16, 2)

@@ -10,30 +10,11 @@ from torch.utils.data import Dataset
 from tlcore.data.base import ImageDataset
 from tlcore.finetune import Protocol, StepContext, TransferRegularizer, evaluate, fit, random_shift
 from tlcore.finetune.checkpoint import INDEX_FILE
-from tlcore.models import small_resnet
 from tlcore.regularizers import L2SP, CoTuning
 from tlcore.seeding import seed_everything
+from factories import data, tiny
 
 QUICK = Protocol(lr=0.05, steps=9, batch_size=16, eval_every=3)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny(num_classes=5, seed=0):
-    torch.manual_seed(seed)
-    return small_resnet(channels=(4, 8, 8, 8), num_classes=num_classes)
-
-
-def data(n, seed=0, classes=5):
-    g = torch.Generator().manual_seed(seed)
-    return ImageDataset(torch.rand(n, 1, 16, 16, generator=g), torch.randint(0, classes, (n,), generator=g),
-                        [str(c) for c in range(classes)])
 
 
 TRAIN, VAL, TEST = data(72, 1), data(24, 2), data(24, 3)

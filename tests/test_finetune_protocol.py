@@ -5,35 +5,15 @@ import pytest
 import timm
 import torch
 
-from tlcore.data.base import ImageDataset
 from tlcore.finetune import (Protocol, StepContext, TrainingPlan, TransferRegularizer, UnknownFieldError,
                              bit_hyperrule, fit, frozen_stages, linear_probe_then_finetune, model_stages, mixup,
                              parameter_groups, reinitialize_from_stage, transfer_first_stages)
 from tlcore.finetune.mixup import mixup_cross_entropy, sample_beta
 from tlcore.finetune.schedules import lr_factor
 from tlcore.models import small_resnet
+from factories import data, tiny
 
 QUICK = Protocol(lr=0.05, steps=6, batch_size=16, eval_every=3)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Two cores shared with other jobs: OpenMP's spinning threads slow tiny models down by 10-50x.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny(num_classes=5, seed=0):
-    torch.manual_seed(seed)
-    return small_resnet(channels=(4, 8, 8, 8), num_classes=num_classes)
-
-
-def data(n, seed=0, classes=5):
-    g = torch.Generator().manual_seed(seed)
-    return ImageDataset(torch.rand(n, 1, 16, 16, generator=g), torch.randint(0, classes, (n,), generator=g),
-                        [str(c) for c in range(classes)])
 
 
 TRAIN, VAL = data(64, 1), data(24, 2)

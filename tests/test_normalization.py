@@ -5,20 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from tlcore.data.base import ImageDataset
 from tlcore.finetune import Protocol, fit
 from tlcore.models import small_resnet
 from tlcore.normalization import StochNorm, convert_to_stochnorm
+from factories import data
 
 QUICK = Protocol(lr=0.05, steps=4, batch_size=16, eval_every=2)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def source_bn(channels=6, seed=0):
@@ -114,13 +106,8 @@ def test_conversion_keeps_weights_and_statistics():
     assert set(converted.state_dict()) == set(model.state_dict())
 
 
-def _data(n, seed):
-    g = torch.Generator().manual_seed(seed)
-    return ImageDataset(torch.rand(n, 1, 16, 16, generator=g), torch.randint(0, 3, (n,), generator=g), list("abc"))
-
-
 def test_in_the_loop_masks_come_from_the_seeded_generator_and_p0_trains_as_batchnorm():
-    train, val = _data(48, 1), _data(12, 2)
+    train, val = data(48, 1, classes=3), data(12, 2, classes=3)
     torch.manual_seed(0)
     base = small_resnet(channels=(4, 8, 8, 8), num_classes=3)
     results = []

@@ -7,32 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tlcore.data.base import ImageDataset
 from tlcore.finetune import Protocol, StepContext, fit, model_stages
-from tlcore.models import small_resnet
 from tlcore.regularizers import BSS, DELTA, L2, L2SP, CoTuning, LwF, SampleBased, channel_attention, learn_relationship
 from tlcore.regularizers.delta import fit_linear_head
+from factories import data, tiny
 
 QUICK = Protocol(lr=0.05, steps=4, batch_size=16, eval_every=2)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny(num_classes=5, seed=0):
-    torch.manual_seed(seed)
-    return small_resnet(channels=(4, 8, 8, 8), num_classes=num_classes)
-
-
-def data(n, seed=0, classes=5):
-    g = torch.Generator().manual_seed(seed)
-    return ImageDataset(torch.rand(n, 1, 16, 16, generator=g), torch.randint(0, classes, (n,), generator=g),
-                        [str(c) for c in range(classes)])
 
 
 TRAIN, VAL = data(64, 1), data(16, 2)
