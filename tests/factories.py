@@ -16,3 +16,18 @@ def data(n, seed=0, classes=5, shift=0.0):
     g = torch.Generator().manual_seed(seed)
     return ImageDataset((torch.rand(n, 1, 16, 16, generator=g) + shift).clamp(0, 1),
                         torch.randint(0, classes, (n,), generator=g), [str(c) for c in range(classes)])
+
+
+class CountingDataset(ImageDataset):
+    """An ImageDataset that counts how often its images are read: the test split must be read once per run."""
+
+    reads = 0
+
+    @property
+    def images(self):
+        CountingDataset.reads += 1
+        return self.__dict__["images"]
+
+    @images.setter
+    def images(self, value):
+        self.__dict__["images"] = value

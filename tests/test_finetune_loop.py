@@ -7,12 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from tlcore.data.base import ImageDataset
 from tlcore.finetune import Protocol, StepContext, TransferRegularizer, evaluate, fit, random_shift
 from tlcore.finetune.checkpoint import INDEX_FILE
 from tlcore.regularizers import L2SP, CoTuning
 from tlcore.seeding import seed_everything
-from factories import data, tiny
+from factories import CountingDataset, data, tiny
 
 QUICK = Protocol(lr=0.05, steps=9, batch_size=16, eval_every=3)
 
@@ -127,19 +126,6 @@ def test_a_finished_checkpoint_gives_the_same_record_again(tmp_path):
     again = fit(again_model, TRAIN, VAL, TEST, protocol=QUICK, progress=False, checkpoint_path=tmp_path)
     assert again.history == first.history and again.test_accuracy == first.test_accuracy
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again_model.state_dict().values()))
-
-
-class CountingDataset(ImageDataset):
-    reads = 0
-
-    @property
-    def images(self):
-        CountingDataset.reads += 1
-        return self.__dict__["images"]
-
-    @images.setter
-    def images(self, value):
-        self.__dict__["images"] = value
 
 
 def test_early_stopping_watches_validation_and_reads_the_test_split_once():

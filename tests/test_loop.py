@@ -5,6 +5,7 @@ import torch
 from tlcore import data, models
 from tlcore.finetune import LINEAR_PROBE, Protocol, evaluate, fit, random_shift
 from tlcore.seeding import seed_everything
+from factories import CountingDataset
 
 QUICK = Protocol(lr=0.05, steps=12, batch_size=16, eval_every=4)
 
@@ -36,19 +37,6 @@ def test_record_is_tidy_and_selects_on_validation(splits):
     assert record.val_accuracy == best["val_accuracy"] and record.best_step == best["step"]
     assert record.config["protocol"]["steps"] == 12 and record.seconds > 0
     assert evaluate(model, splits[1])[0] == pytest.approx(record.val_accuracy)  # the selected weights are kept
-
-
-class CountingDataset(data.ImageDataset):
-    reads = 0
-
-    @property
-    def images(self):
-        CountingDataset.reads += 1
-        return self.__dict__["images"]
-
-    @images.setter
-    def images(self, value):
-        self.__dict__["images"] = value
 
 
 def test_test_split_is_read_once_after_training(splits):
