@@ -132,3 +132,31 @@ def test_m1_and_m2_follow_the_rank_agreement_of_each_metric():
     assert result.verdict == "supported" and result.key_number == pytest.approx(2.0)
     assert claims.CLAIMS["M2"].rule(good).verdict == "not supported"  # a tie is not "better"
     assert claims.CLAIMS["M1"].rule(leep_best).verdict == "mixed"
+
+
+def regularizer_tables(gain):
+    """Synthetic chapter-5 tables: gain(setup, target, n) over plain fine-tuning, three seeds."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for target in ("near", "far"):
+        for n in (5, 20):
+            for setup in ("none", "l2", "l2sp", "delta", "bss", "stochnorm"):
+                for seed in range(3):
+                    rows.append({"target": target, "n_per_class": n, "regularizer": setup, "seed": seed,
+                                 "test_accuracy": 0.7 + (0 if setup == "none" else gain(setup, target, n))
+                                 + rng.normal(0, 0.001)})
+    similarity = pd.DataFrame({"target": ["near", "far"], "seed": [0, 0], "similarity": [0.8, 0.2]})
+    return {"regularizer_grid": pd.DataFrame(rows), "regularizer_similarity": similarity}.__getitem__
+
+
+def test_regularizer_rules_follow_the_synthetic_effects():
+    as_claimed = {"l2": 0.0, "l2sp": 0.02, "delta": 0.03, "bss": 0.04, "stochnorm": 0.02}
+    survey = regularizer_tables(lambda s, t, n: as_claimed[s] * (1 if t == "near" else 0.2) * (2 if n == 5 else 1))
+    for claim in ("R1", "R2", "R3", "R4"):
+        assert claims.CLAIMS[claim].rule(survey).verdict == "supported", claim
+    hurts = regularizer_tables(lambda s, t, n: -0.03)
+    assert claims.CLAIMS["R3"].rule(hurts).verdict == "not supported"
+    assert claims.CLAIMS["R4"].rule(hurts).verdict == "not supported"
+    reversed_ = regularizer_tables(lambda s, t, n: {"l2": 0.02, "l2sp": 0.0}.get(s, 0.0))
+    result = claims.CLAIMS["R1"].rule(reversed_)
+    assert result.verdict == "not supported" and result.key_number == pytest.approx(-2.0, abs=0.2)

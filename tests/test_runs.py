@@ -117,3 +117,14 @@ def test_command_line_ranks_candidate_models(capsys, tmp_cache):
                  "--metrics", "logme", "leep"]) == 0
     out = capsys.readouterr().out
     assert "glyph_micro_ls" in out and "logme" in out and "leep" in out
+
+
+def test_regularized_runs_are_distinct_runs_and_unknown_setups_are_rejected(tmp_results):
+    plain = TransferRun("glyphs_near", 2, pretrained=True, arch="glyph_micro", protocol=QUICK, seed=0)
+    assert plain.regularizer_weight == 0.0 and "regularizer" not in plain.config()
+    l2sp = TransferRun("glyphs_near", 2, True, "glyph_micro", QUICK, 0, "l2sp")
+    stronger = TransferRun("glyphs_near", 2, True, "glyph_micro", QUICK, 0, "l2sp", 0.1)
+    assert l2sp.regularizer_weight == 0.01 and len({plain.key(), l2sp.key(), stronger.key()}) == 3
+    assert run(l2sp).history != run(plain).history
+    with pytest.raises(ValueError, match="unknown regularizer set-up"):
+        TransferRun("glyphs_near", 2, True, "glyph_micro", QUICK, 0, "dropout")

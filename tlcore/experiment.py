@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from . import data, models
 from .finetune.loop import RunRecord, fit
 from .finetune.protocol import Protocol
+from .regularizers.setups import DEFAULT_WEIGHTS, prepare
 from .results.store import RunStore
 
 
@@ -19,7 +20,8 @@ class TransferRun:
 
     ``pretrained=True`` starts from the zoo entry ``arch`` pretrained on the source corpus; ``False`` from a random
     initialisation of the same architecture. ``seed`` fixes the training sample, the new classifier (and, from
-    scratch, every weight), batch order and augmentation.
+    scratch, every weight), batch order and augmentation. ``regularizer`` names a set-up of
+    :mod:`tlcore.regularizers.setups` with its ``regularizer_weight`` (None: the set-up's default).
     """
 
     target: str
@@ -28,10 +30,20 @@ class TransferRun:
     arch: str = "glyph_resnet_narrow"
     protocol: Protocol = field(default_factory=Protocol)
     seed: int = 0
+    regularizer: str = "none"
+    regularizer_weight: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.regularizer not in DEFAULT_WEIGHTS:
+            raise ValueError(f"unknown regularizer set-up {self.regularizer!r}; choose one of {tuple(DEFAULT_WEIGHTS)}")
+        if self.regularizer_weight is None:
+            object.__setattr__(self, "regularizer_weight", DEFAULT_WEIGHTS[self.regularizer])
 
     def config(self) -> dict:
         config = asdict(self)
         config["protocol"] = self.protocol.key_dict()  # new protocol fields, while off, keep old keys valid
+        if self.regularizer == "none":  # runs without a regulariser keep the keys they had before there were any
+            del config["regularizer"], config["regularizer_weight"]
         if self.pretrained and self.arch in models.ZOO:
             config["source_key"] = models.ZOO[self.arch].key()
         return config
@@ -59,9 +71,10 @@ def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = Fa
     test = data.load(spec.target, "test", seed=spec.seed)
     model = models.create(spec.arch, pretrained=spec.pretrained, num_classes=train.num_classes, seed=spec.seed,
                           progress=progress)
+    model, regularizers = prepare(spec.regularizer, spec.regularizer_weight, model, train, spec.arch)
     try:
-        record = fit(model, train, val, test, protocol=spec.protocol, seed=spec.seed, progress=progress,
-                     config=spec.config())
+        record = fit(model, train, val, test, protocol=spec.protocol, regularizers=regularizers, seed=spec.seed,
+                     progress=progress, config=spec.config())
     except FloatingPointError as error:
         # A learning rate too high for this start is a result of a sweep, not a crash of the chapter: the run is
         # stored as diverged (no accuracy), so validation-based selection passes over it.

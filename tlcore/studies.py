@@ -13,27 +13,49 @@ def protocol_for(profile, lr: float) -> Protocol:
     return Protocol(lr=lr, steps=profile.steps, batch_size=profile.batch_size, eval_every=profile.eval_every)
 
 
-def tuned_transfer_grid(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
-    """Pretrained vs scratch over ``profile.targets`` x ``profile.sizes`` x ``profile.seeds``.
-
-    The learning rate of each (target, init) is chosen on validation accuracy at ``profile.tuning_size`` images per
-    class with the first seed, from ``profile.lr_grid[init]``; the grid then runs with that rate. Returns the tidy
-    frames ``tuning``, ``chosen_lr``, ``grid`` (one row per run) and ``curves`` (one row per validation point).
-    """
+def tuned_learning_rates(profile, *, progress: bool = True) -> pd.DataFrame:
+    """The learning rate of each (target, init) chosen on validation accuracy, from ``profile.lr_grid[init]``, at
+    ``profile.tuning_size`` images per class with the first seed. Returns the tidy frame of the choice (columns
+    target, init, protocol_lr, best_val_accuracy); the tuning runs are stored, so every chapter shares them."""
     inits = {"pretrained": True, "scratch": False}
     tuning_specs = [
         TransferRun(target, profile.tuning_size, inits[init], profile.arch, protocol_for(profile, lr), profile.seeds[0])
         for target in profile.targets for init, lrs in profile.lr_grid.items() for lr in lrs
     ]
-    tuning = run_many(tuning_specs, progress=progress)
-    chosen = select_on_validation(tuning, by=["target", "init"], param="protocol_lr")
-    lr_of = {(row.target, row.init): row.protocol_lr for row in chosen.itertuples()}
+    return select_on_validation(run_many(tuning_specs, progress=progress), by=["target", "init"], param="protocol_lr")
+
+
+def _lr_lookup(chosen: pd.DataFrame) -> dict[tuple[str, str], float]:
+    return {(row.target, row.init): row.protocol_lr for row in chosen.itertuples()}
+
+
+def tuned_transfer_grid(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Pretrained vs scratch over ``profile.targets`` x ``profile.sizes`` x ``profile.seeds``, each (target, init)
+    at its learning rate from :func:`tuned_learning_rates`. Returns the tidy frames ``chosen_lr``, ``grid`` (one row
+    per run) and ``curves`` (one row per validation point)."""
+    chosen = tuned_learning_rates(profile, progress=progress)
+    lr_of = _lr_lookup(chosen)
     specs = [
-        TransferRun(target, n, inits[init], profile.arch, protocol_for(profile, lr_of[target, init]), seed)
-        for target in profile.targets for n in profile.sizes for init in inits for seed in profile.seeds
+        TransferRun(target, n, init == "pretrained", profile.arch, protocol_for(profile, lr_of[target, init]), seed)
+        for target in profile.targets for n in profile.sizes for init in ("pretrained", "scratch")
+        for seed in profile.seeds
     ]
-    return {"tuning": tuning, "chosen_lr": chosen, "grid": run_many(specs, progress=progress),
+    return {"chosen_lr": chosen, "grid": run_many(specs, progress=progress),
             "curves": run_many(specs, progress=False, curves=True)}
+
+
+def regularizer_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Fine-tune the pretrained source model on ``profile.regularizer_targets`` x ``profile.regularizer_sizes`` with
+    every set-up of ``profile.regularizers`` (default weights), at each target's tuned pretrained learning rate, for
+    every seed. Plain fine-tuning ("none") is the same run as in the transfer grid, so it is shared through the store.
+    """
+    lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
+    specs = [
+        TransferRun(target, n, True, profile.arch, protocol_for(profile, lr_of[target, "pretrained"]), seed, setup)
+        for target in profile.regularizer_targets for n in profile.regularizer_sizes
+        for setup in profile.regularizers for seed in profile.seeds
+    ]
+    return {"grid": run_many(specs, progress=progress).rename(columns={"regularizer_weight": "weight"})}
 
 
 def transferability_study(profile, *, metrics=None, progress: bool = True) -> dict[str, pd.DataFrame]:

@@ -5,11 +5,13 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import metrics, transfer
+from . import metrics, regularizers, transfer
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
 CH4 = "04_transferability_metrics"
+CH5 = "05_regularizers"
+REG = (regularizers.GRID, regularizers.SIMILARITY)
 
 
 def _rule_text(rule) -> str:
@@ -46,21 +48,21 @@ _CATALOGUE = [
      "Spread of accuracy over a learning-rate x momentum grid against target size.", "06_hyperparameters"),
     # Regularizers and normalisation
     ("R1", "5.2.1 (1), 7.1 (2)", "L2-SP beats L2 when source and target are similar; little gain, or harm, when "
-     "they are not.", "L2 vs L2-SP on near and far targets at several sizes.", "05_regularizers"),
+     "they are not.", "L2 vs L2-SP on near and far targets at several sizes.", CH5, REG, regularizers.rule_r1),
     ("R2", "5.2.1 (2)", "DELTA slightly beats L2-SP on similar targets and can hurt on dissimilar ones.",
-     "As R1 with DELTA.", "05_regularizers"),
+     "As R1 with DELTA.", CH5, REG, regularizers.rule_r2),
     ("R3", "5.2.1 (4)", "BSS rarely hurts and helps most on small targets; the usual order is BSS > DELTA > L2-SP.",
-     "As R1 with BSS; the ranking across the grid.", "05_regularizers"),
+     "As R1 with BSS; the ranking across the grid.", CH5, REG, regularizers.rule_r3),
     ("R4", "5.2.2 (2)", "Stochastic normalisation helps on targets with few samples.",
-     "StochNorm vs BatchNorm fine-tuning at small sizes.", "05_regularizers"),
+     "StochNorm vs BatchNorm fine-tuning at small sizes.", CH5, REG, regularizers.rule_r4),
     ("R5", "5.2.1 (1), 7.1 (2)", "L2-SP on lower layers with L2 on upper layers can beat either on all layers.",
-     "Per-stage mix vs all-L2 vs all-L2-SP, near and far.", "05_regularizers"),
+     "Per-stage mix vs all-L2 vs all-L2-SP, near and far.", CH5),
     ("R6", "5.2.3", "Co-Tuning, which keeps the source head through a learned source-to-target label relation, "
-     "improves fine-tuning.", "Co-Tuning vs plain fine-tuning.", "05_regularizers"),
+     "improves fine-tuning.", "Co-Tuning vs plain fine-tuning.", CH5),
     ("R7", "5.2.1 (5)", "Sample-based regularisation (distance between same-class features) beats L2-SP, DELTA "
-     "and BSS.", "As R3 with the sample-based regulariser.", "05_regularizers"),
+     "and BSS.", "As R3 with the sample-based regulariser.", CH5),
     ("R8", "5.2.4 (BiT)", "With a schedule adapted to target size, extra regularisation adds little on large "
-     "targets.", "Regulariser gain against target size.", "05_regularizers"),
+     "targets.", "Regulariser gain against target size.", CH5),
     # Hyper-parameters
     ("H1", "5.2.4, 7.1 (3)", "The best learning rate and momentum are lower for similar pairs and higher for "
      "dissimilar ones.", "LR x momentum grid per target; arg-max against similarity.", "06_hyperparameters"),
