@@ -31,7 +31,7 @@ def extract_features(
     model.eval()
     outputs, labels = [], []
     try:
-        for inputs, targets in tqdm(_batches(dataset, batch_size), disable=not progress, desc="features"):
+        for inputs, targets in tqdm(ordered_batches(dataset, batch_size), disable=not progress, desc="features"):
             inputs = inputs.to(device, non_blocking=True)
             out = model.forward_features(inputs)
             out = model.forward_head(out, pre_logits=not logits)
@@ -42,7 +42,9 @@ def extract_features(
     return torch.cat(outputs), torch.cat(labels)
 
 
-def _batches(dataset: Dataset, batch_size: int):
+def ordered_batches(dataset: Dataset, batch_size: int):
+    """``(inputs, labels)`` batches of ``dataset`` in order: sliced from an in-memory dataset's tensors (its
+    ``images`` are read once), else through a DataLoader."""
     images = getattr(dataset, "images", None)
     if isinstance(images, torch.Tensor):
         for start in range(0, len(images), batch_size):

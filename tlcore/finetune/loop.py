@@ -19,10 +19,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ..analysis.features import default_device
+from ..analysis.features import default_device, ordered_batches
 from ..seeding import seed_everything
 from ..storage import config_hash
 from .batches import BatchStream
@@ -358,7 +358,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, device: torch.device | str |
     model.eval()
     correct, loss_sum, count = 0, 0.0, 0
     try:
-        for inputs, labels in _ordered_batches(dataset, batch_size, device):
+        for inputs, labels in ordered_batches(dataset, batch_size):
+            inputs, labels = inputs.to(device), labels.to(device)
             logits = model(inputs)
             loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
             correct += int((logits.argmax(1) == labels).sum())
@@ -374,7 +375,8 @@ def predict(model: nn.Module, dataset: Dataset, *, device: torch.device | str | 
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
     with torch.inference_mode():
-        return torch.cat([model(x).argmax(1).cpu() for x, _ in _ordered_batches(dataset, batch_size, device)]).numpy()
+        predictions = [model(x.to(device)).argmax(1).cpu() for x, _ in ordered_batches(dataset, batch_size)]
+        return torch.cat(predictions).numpy()
 
 
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -397,11 +399,3 @@ def _optimizer(groups: list[dict], protocol: Protocol) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=protocol.lr, weight_decay=protocol.weight_decay)
 
 
-def _ordered_batches(dataset: Dataset, batch_size: int, device: torch.device):
-    images = getattr(dataset, "images", None)
-    if isinstance(images, torch.Tensor):
-        for start in range(0, len(images), batch_size):
-            yield images[start : start + batch_size].to(device), dataset.labels[start : start + batch_size].to(device)
-    else:
-        for inputs, labels in DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0):
-            yield inputs.to(device), labels.to(device)
