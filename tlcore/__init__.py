@@ -1,9 +1,11 @@
 """tlcore: the executable companion to "Deep transfer learning for image classification: a survey".
 
 Entry points: :func:`tlcore.data.load`, :func:`tlcore.models.create`, :func:`tlcore.finetune.fit`,
-:mod:`tlcore.claims` (the registry of the survey's claims and their verdict rules).
+:mod:`tlcore.claims` (the registry of the survey's claims and their verdict rules), :func:`tlcore.advise` (the survey's
+best-practice table as a recipe for your target).
 """
 from . import claims, data, finetune, models, results
+from .advisor import advise
 from .experiment import TransferRun, run, run_many, select_on_validation
 from .studies import transferability_study, tuned_transfer_grid
 from .finetune import Protocol, fit
@@ -11,5 +13,5 @@ from .profiles import PROFILES, get_profile
 from .seeding import seed_everything
 
 __version__ = "0.1.0"
-__all__ = ["data", "models", "finetune", "claims", "results", "fit", "Protocol", "TransferRun", "run", "run_many",
+__all__ = ["advise", "data", "models", "finetune", "claims", "results", "fit", "Protocol", "TransferRun", "run", "run_many",
            "select_on_validation", "tuned_transfer_grid", "transferability_study", "get_profile", "PROFILES", "seed_everything"]

@@ -7,6 +7,7 @@
     python -m tlcore data pets --download     # fetch a real-tier dataset (needs internet)
     python -m tlcore rank glyphs_near --models glyph_resnet_narrow glyph_resnet_wide
     python -m tlcore rank folder:/path/to/images --models resnet50 convnext_tiny --n-per-class 20
+    python -m tlcore advise glyphs_near --model glyph_resnet_narrow --n-per-class 5
 """
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     rank.add_argument("--metrics", nargs="+", default=None, help="default: logme h_score leep nce transrate gbc")
     rank.add_argument("--n-per-class", type=int, default=None, help="training images per class to score on")
     rank.add_argument("--seed", type=int, default=0)
+    advice = commands.add_parser("advise", help="measure a target and recommend a fine-tuning recipe (survey §7.2)")
+    advice.add_argument("dataset", help="a dataset name or folder:PATH (an ImageFolder tree)")
+    advice.add_argument("--model", required=True, help="the zoo or timm model you will fine-tune")
+    advice.add_argument("--n-per-class", type=int, default=None, help="training images per class you will use")
+    advice.add_argument("--similarity", type=float, default=None, help="a probe gain measured before (skips it)")
     args = parser.parse_args(argv)
 
     from . import claims as claims_module, data, models
@@ -69,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         scores = rank_models(candidates, dataset, metrics=args.metrics or DEFAULT_METRICS, progress=True)
         table = scores.pivot(index="model", columns="metric", values="score")
         _print(table.sort_values(table.columns[0], ascending=False).reset_index())
+    elif args.command == "advise":
+        from .advisor import advise
+
+        print(advise(args.model, args.dataset, n_per_class=args.n_per_class, similarity=args.similarity))
     return 0
 
 

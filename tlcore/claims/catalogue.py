@@ -5,7 +5,7 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import metrics, regularizers, transfer
+from . import metrics, practice, regularizers, transfer
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
@@ -123,7 +123,8 @@ _CATALOGUE = [
     # Best practice
     ("B1", "7.2", "The survey's four recommendations by target size x similarity pick protocols at or near the best "
      "measured in each quadrant.", "Rank of the recommended protocol among all protocols run in the book, per "
-     "quadrant; an advisor applies the rule from measured size and similarity.", "10_best_practice"),
+     "quadrant; an advisor applies the rule from measured size and similarity.", "10_best_practice",
+     (practice.LEADERBOARD,), practice.rule_b1),
 ]
 
 for claim_id, section, statement, experiment, chapter, *implemented in _CATALOGUE:

@@ -1,0 +1,127 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 10. Best practice: the survey's advice as an advisor
+#
+# ## The claim
+#
+# The survey closes (§7.2, {cite}`plested2022survey`) with four recommendations, one per quadrant of *target size*
+# × *similarity to the source* (claim **B1**):
+#
+# | | similar to the source | dissimilar |
+# |---|---|---|
+# | **large target** | most methods work; lower learning rate; fine-tune everything; little regularisation needed | negative transfer likely: higher learning rate, train longer before decaying, no L2-SP/DELTA/BSS, re-initialise the top layers |
+# | **small target** | transfer shines; lower learning rate; a transfer regulariser (L2-SP, DELTA, BSS, StochNorm) can help a lot | hardest: higher initial learning rate with a fast decay; no regulariser on all layers; better, find more related data |
+#
+# `tlcore.advise(model, target)` turns the table into code: it **measures** the target's size and its similarity to
+# the model's source (the probe gain validated in chapter 1), places it in a quadrant, and returns a concrete recipe
+# with the survey's reasons. Here we test whether following it is actually good advice: in each quadrant the world
+# can realise, where does the advised recipe rank among **every recipe this book ran** on the same target and size
+# (chapters 1, 2, 5, 6, ... share one results store)?
+#
+# ## Setup
+#
+# `profile="embedded"` uses the narrow source model and the cells below; `profile="smoke"` runs in seconds for
+# tests. The thresholds (50 images per class; probe gain 0.5) were fixed in `tlcore.advisor` before this chapter ran.
+
+# %% tags=["remove-cell"]
+import sys
+
+if "google.colab" in sys.modules:  # on Colab, install the package this book is built on
+    # %pip install -q "tlcore[book] @ git+https://github.com/tlcore-book/deep-transfer-survey"
+    pass
+
+# %% tags=["parameters"]
+profile = "embedded"
+seeds = None  # None: the profile's seeds
+
+# %%
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+import tlcore
+from tlcore.advisor import evaluate_advice
+from tlcore.book import glue, glue_verdict, set_style, verdict_table
+from tlcore.results import save_table
+
+set_style()
+setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup.advice_cells
+
+# %% [markdown]
+# ## Experiment
+#
+# This is what a user sees — the advisor's answer for the first cell:
+
+# %%
+target, n = setup.advice_cells[0]
+print(tlcore.advise(setup.arch, target, n_per_class=n, seeds=setup.seeds))
+
+# %% [markdown]
+# For every cell, the advisor's recipe is run: its learning rate is chosen inside the recipe's half of the chapter's
+# learning-rate grid on **validation** accuracy (first seed), then every seed runs at that rate. It is then ranked by
+# mean test accuracy against every recipe in the store for that cell with at least three seeds — pretrained and
+# scratch starts, regularisers, learning rates, re-initialisation, MixUp, whatever earlier chapters tried.
+
+# %%
+evaluation = evaluate_advice(setup)
+save_table(evaluation["advice"], "advice")
+save_table(evaluation["leaderboard"], "advice_leaderboard")
+evaluation["advice"][["target", "n_per_class", "similarity", "quadrant", "lr", "schedule", "regularizer",
+                      "reinit_top_stages", "chosen_lr", "rank", "n_recipes", "best_mean", "advised_mean"]].round(3)
+
+# %% [markdown]
+# ## Result
+#
+# Each panel is one cell: every recipe's test accuracy (mean over seeds, with its spread), the advised one
+# highlighted.
+
+# %%
+board = evaluation["leaderboard"]
+means = (board.groupby(["target", "n_per_class", "quadrant", "label", "advised"], as_index=False)["test_accuracy"]
+         .mean().sort_values("test_accuracy", ascending=False))
+means["cell"] = means["quadrant"] + "\n" + means["target"] + ", " + means["n_per_class"].astype(str) + "/class"
+g = sns.catplot(data=means, x="test_accuracy", y="label", hue="advised", col="cell", col_wrap=2, kind="bar",
+                sharey=False, height=3.2, aspect=1.6, palette={True: "tab:orange", False: "tab:grey"}, dodge=False)
+g.set_titles("{col_name}")
+g.set_axis_labels("test accuracy (mean over seeds)", "")
+for ax in g.axes.flat:
+    ax.tick_params(axis="y", labelsize=6)
+
+# %% [markdown]
+# ## Verdict
+#
+# The rule was written in `tlcore.claims.practice` before these runs.
+
+# %%
+b1 = tlcore.claims.verdict("B1")
+glue_verdict(b1)
+verdict_table([b1])
+
+# %% [markdown]
+# - **B1** — {glue:text}`b1_verdict`. {glue:text}`b1_detail`
+#
+# ## In practice
+#
+# - `python -m tlcore advise DATASET --model MODEL --n-per-class N` prints the quadrant, the recipe and the reasons
+#   for your own data (an image folder works: `folder:/path/to/images`).
+# - Treat the recipe as the **centre of a small search**, not the answer: the advisor narrows the learning rate to a
+#   half of the grid, the schedule and the regulariser; a validation split still chooses inside it. Where the verdict
+#   above says the advice misses the best recipe, the ranking shows what did better at this scale.
+# - For small, dissimilar targets the survey's strongest advice is not a fine-tuning setting at all: find more related
+#   data (self-supervised pretraining on related images, or an intermediate step) — see chapter 7.

@@ -1,0 +1,161 @@
+"""The advisor (survey §7.2 as code), the ranking of its recipe among stored runs, and the B1 rule."""
+import math
+
+import pandas as pd
+import pytest
+
+from tlcore.advisor import (RECIPES, Advice, advise, quadrant, rank_of, recipe_label, recipes_run)
+from tlcore.claims import practice
+from tlcore.experiment import TransferRun
+from tlcore.finetune.loop import RunRecord
+from tlcore.finetune.protocol import Protocol
+from tlcore.results.store import RunStore
+
+
+@pytest.mark.parametrize("n, similarity, expected", [
+    (5, 0.8, "small/similar"), (100, 0.8, "large/similar"), (5, 0.1, "small/dissimilar"),
+    (100, 0.1, "large/dissimilar"), (50, 0.5, "large/similar"), (49.9, 0.499, "small/dissimilar"),
+])
+def test_quadrants_follow_the_thresholds(n, similarity, expected):
+    assert quadrant(n, similarity) == expected
+
+
+def test_thresholds_are_parameters():
+    assert quadrant(100, 0.3, small_below=200, similar_from=0.2) == "small/similar"
+
+
+@pytest.mark.parametrize("n, similarity, message", [(float("nan"), 0.5, "n_per_class"), (5, None, "similarity"),
+                                                    (0, 0.5, "positive"), (5, float("inf"), "similarity")])
+def test_quadrant_rejects_bad_measurements(n, similarity, message):
+    with pytest.raises(ValueError, match=message):
+        quadrant(n, similarity)
+
+
+def _advice(where, n=5):
+    return Advice("glyph_micro", "glyphs_near", n, 20, 0.7, where, RECIPES[where])
+
+
+def test_recipes_take_their_half_of_the_learning_rate_grid():
+    assert _advice("small/similar").learning_rates((0.3, 0.01, 0.1, 0.03)) == (0.01, 0.03)
+    assert _advice("large/dissimilar").learning_rates((0.01, 0.03, 0.1, 0.3)) == (0.1, 0.3)
+    assert _advice("small/similar").learning_rates((0.1, 0.3, 0.6)) == (0.1, 0.3)  # the middle belongs to both
+    assert _advice("small/dissimilar").learning_rates((0.1, 0.3, 0.6)) == (0.3, 0.6)
+    with pytest.raises(ValueError, match="empty"):
+        _advice("small/similar").learning_rates(())
+
+
+def test_recipes_become_concrete_protocols():
+    base = Protocol(lr=0.05, steps=100)
+    long = _advice("large/dissimilar").protocols(base, (0.01, 0.1))
+    assert [p.lr for p in long] == [0.1] and long[0].steps == 200 and long[0].reinit_from_stage == 3
+    short = _advice("small/dissimilar").protocols(base, (0.01, 0.1))
+    assert short[0].steps == 50 and short[0].reinit_from_stage is None
+    runs = _advice("small/similar").candidate_runs(base, (0.01, 0.1), seed=2)
+    assert [(r.regularizer, r.seed, r.n_per_class, r.pretrained) for r in runs] == [("l2sp", 2, 5, True)]
+
+
+def test_every_quadrant_has_a_recipe_with_reasons():
+    assert set(RECIPES) == {"large/similar", "large/dissimilar", "small/similar", "small/dissimilar"}
+    assert all(len(r.reasons) >= 2 for r in RECIPES.values())
+    assert RECIPES["small/similar"].lr == "low" and RECIPES["large/dissimilar"].lr == "high"
+
+
+def test_advise_with_a_known_similarity_places_the_target(tmp_results):
+    advice = advise("glyph_micro", "glyphs_near", n_per_class=4, similarity=0.9)
+    assert (advice.quadrant, advice.n_per_class, advice.num_classes) == ("small/similar", 4, 20)
+    assert "small/similar" in str(advice) and "L2-SP" in str(advice)
+
+
+def test_advise_rejects_an_unknown_dataset():
+    with pytest.raises(KeyError, match="no_such_data"):
+        advise("glyph_micro", "no_such_data", similarity=0.5)
+
+
+def _store_run(store, *, lr, seed, accuracy, diverged=False, target="glyphs_near", n=5):
+    spec = TransferRun(target, n, True, "glyph_micro", Protocol(lr=lr, steps=10), seed)
+    # as fit stores it: the full protocol, not the key form the run was hashed from
+    config = {**spec.config(), "protocol": spec.protocol.to_dict(), **({"diverged": "loss is nan"} if diverged else {})}
+    store.put(spec.key(), RunRecord(config=config, val_accuracy=accuracy, test_accuracy=accuracy))
+    return spec
+
+
+def test_recipes_run_keeps_recipes_with_enough_seeds_and_counts_divergence_as_failure(tmp_path):
+    store = RunStore(tmp_path)
+    for seed in range(3):
+        _store_run(store, lr=0.1, seed=seed, accuracy=0.5 + 0.1 * seed)
+        _store_run(store, lr=0.3, seed=seed, accuracy=0.9, diverged=seed == 1)
+    _store_run(store, lr=0.01, seed=0, accuracy=0.99)  # a tuning run: one seed only
+    _store_run(store, lr=0.1, seed=0, accuracy=0.99, target="textures_far")  # another cell
+    frame = recipes_run("glyphs_near", 5, arch="glyph_micro", store=store)
+    assert sorted(frame["lr"].unique()) == [0.1, 0.3] and len(frame) == 6
+    assert frame.loc[(frame.lr == 0.3) & (frame.seed == 1), "test_accuracy"].item() == 0.0
+    assert frame["label"].str.startswith("pretrained, lr").all()
+
+
+def test_records_of_another_store_version_are_not_counted(tmp_path):
+    store = RunStore(tmp_path)
+    for seed in range(3):
+        spec = _store_run(store, lr=0.1, seed=seed, accuracy=0.5)
+        path = store.path(spec.key())
+        path.rename(path.with_name("0" * 20 + f"{seed}.json"))
+    assert recipes_run("glyphs_near", 5, arch="glyph_micro", store=store).empty
+
+
+def test_rank_of_places_the_advised_runs():
+    recipes = pd.DataFrame({"recipe": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2,
+                            "test_accuracy": [0.9, 0.9, 0.9, 0.5, 0.5, 0.5]})
+    advised = pd.DataFrame({"recipe": ["c"] * 3, "test_accuracy": [0.7, 0.7, 0.7]})
+    standing = rank_of(recipes, advised)
+    assert standing["rank"] == 2 and standing["n_recipes"] == 3
+    assert math.isclose(standing["best_mean"], 0.9) and math.isclose(standing["advised_mean"], 0.7)
+    with pytest.raises(ValueError, match="no advised"):
+        rank_of(recipes, advised.iloc[:0])
+
+
+def test_recipe_labels_name_what_differs_from_the_default():
+    recipe = {"pretrained": True, "protocol": {**Protocol(lr=0.3, steps=50, mixup_alpha=0.2).key_dict()},
+              "regularizer": "l2sp", "regularizer_weight": 0.01}
+    assert recipe_label(recipe) == "pretrained, lr 0.3, 50 steps, mixup_alpha 0.2, l2sp 0.01"
+
+
+def _board(advised_accuracy_by_cell):
+    rows = []
+    for (target, n), advised_accuracy in advised_accuracy_by_cell.items():
+        for recipe, accuracy in (("best", 0.9), ("middle", 0.8), ("worst", 0.5), ("other", 0.4),
+                                 ("advised", advised_accuracy)):
+            for seed in range(3):
+                rows.append({"target": target, "n_per_class": n, "quadrant": f"q{n}", "recipe": recipe,
+                             "seed": seed, "test_accuracy": accuracy + 0.001 * seed,
+                             "advised": recipe == "advised"})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("accuracies, expected", [
+    ((0.895, 0.95, 0.895, 0.895), "supported"),  # within a point (or best) everywhere
+    ((0.895, 0.3, 0.85, 0.3), "mixed"),  # near the best in half of the cells
+    ((0.3, 0.3, 0.3, 0.85), "not supported"),
+])
+def test_rule_b1(accuracies, expected):
+    cells = dict(zip([("near", 5), ("near", 100), ("far", 5), ("far", 100)], accuracies))
+    board = _board(cells)
+    verdict = practice.rule_b1(lambda name: board)
+    assert verdict.verdict == expected
+    assert len(verdict.numbers["cells"]) == 4
+
+
+def test_rule_b1_counts_the_top_quarter_as_near_the_best():
+    board = _board({("near", 5): 0.85})  # second of five: 5 points below, but in the top quarter (rank 2 <= 2)
+    assert practice.rule_b1(lambda name: board).verdict == "supported"
+
+
+def test_rule_b1_needs_one_advised_recipe_per_cell():
+    board = _board({("near", 5): 0.85}).assign(advised=False)
+    with pytest.raises(ValueError, match="exactly one advised"):
+        practice.rule_b1(lambda name: board)
+
+
+def test_command_line_advises(capsys, tmp_results):
+    from tlcore.cli import main
+
+    assert main(["advise", "glyphs_near", "--model", "glyph_micro", "--n-per-class", "4", "--similarity", "0.1"]) == 0
+    assert "small/dissimilar" in capsys.readouterr().out

@@ -1,0 +1,296 @@
+"""The survey's best-practice table (§7.2) as an advisor: measure a target, place it in a quadrant, get a recipe.
+
+    advice = tlcore.advise("glyph_resnet_narrow", "glyphs_near", n_per_class=5)
+    print(advice)                      # quadrant, measurements, recipe, reasons
+    advice.candidate_runs(...)         # the recipe as TransferRuns the book can run and rank
+
+The two measurements are the ones the book validates: the target's **size** (labelled training images per class)
+and its **similarity** to the source, the probe gain of :mod:`tlcore.analysis.similarity` (linear-probe accuracy on
+the source model's frozen features minus that on a randomly initialised twin's; chapter 1 shows that it orders the
+world's targets as they were built and tracks the gain of transfer). The thresholds are parameters; their defaults
+are fixed before any advice is evaluated (chapter 10).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import data, models
+from .analysis.similarity import linear_probe_accuracy
+from .experiment import TransferRun
+from .finetune.protocol import Protocol
+from .results.store import RunStore
+
+# "Small" below this many labelled training images per class. The survey names no number; 50 per class separates
+# its small fine-grained targets (Flowers-102: 10, Aircraft: 33) from its large ones (Pets: ~100, CIFAR: 5000) and the
+# world's smallest sizes (5, 20) from its largest (100).
+SMALL_BELOW_PER_CLASS = 50
+# "Similar" at or above this probe gain: half of the largest possible gain, so chance-level probes on random
+# features (gain 0) and perfect transfer (gain ~1) fall clearly on either side.
+SIMILAR_FROM_PROBE_GAIN = 0.5
+QUADRANTS = ("large/similar", "large/dissimilar", "small/similar", "small/dissimilar")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A fine-tuning recipe in the survey's terms, before it is made concrete for a model and a learning-rate grid.
+
+    ``lr`` is "low" or "high": the lower or upper half of the candidate grid (chosen on validation inside it).
+    ``schedule`` scales the number of steps ("short" x0.5: a fast decay; "long" x2: train longer before decaying).
+    ``regularizer`` names a set-up of :mod:`tlcore.regularizers.setups`. ``reinit_top_stages`` re-initialises that
+    many of the last stages. ``also_consider`` lists what the survey suggests beyond a single fine-tune.
+    """
+
+    lr: str
+    schedule: str
+    regularizer: str
+    reinit_top_stages: int
+    reasons: tuple[str, ...]
+    also_consider: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.lr not in ("low", "high"):
+            raise ValueError(f"lr must be 'low' or 'high', got {self.lr!r}")
+        if self.schedule not in SCHEDULE_SCALE:
+            raise ValueError(f"schedule must be one of {tuple(SCHEDULE_SCALE)}, got {self.schedule!r}")
+
+
+SCHEDULE_SCALE = {"short": 0.5, "standard": 1.0, "long": 2.0}
+
+RECIPES = {
+    "large/similar": Recipe(
+        "low", "standard", "none", 0,
+        ("most techniques work well here, so little search is needed",
+         "a lower learning rate suits a similar pair: the weights need not move far from their pretrained values",
+         "fine-tune every layer rather than freezing any",
+         "large targets need little extra regularisation (L2-SP and the like may help a little)")),
+    "large/dissimilar": Recipe(
+        "high", "long", "none", 1,
+        ("negative transfer is most likely here: compare against training from scratch",
+         "a higher learning rate and a longer schedule move the weights out of the pretrained basin",
+         "no L2-SP/DELTA/BSS: the weights should move freely towards the large target",
+         "re-initialise the most task-specific top layers; keep the general lower ones"),
+        ("train from scratch as a baseline",)),
+    "small/similar": Recipe(
+        "low", "standard", "l2sp", 0,
+        ("transfer helps most here, but small targets are sensitive to hyper-parameters",
+         "a lower learning rate: the weights should stay near their pretrained values",
+         "a transfer regulariser (L2-SP, DELTA, BSS, StochNorm) can help substantially on few samples")),
+    "small/dissimilar": Recipe(
+        "high", "short", "none", 0,
+        ("the hardest case: the weights must move far enough, but small data invites overfitting",
+         "a high initial learning rate that decays quickly (a short schedule)",
+         "no transfer regulariser on all layers (at most on the lower ones)"),
+        ("a more related source: self-supervised pretraining on related unlabelled data",
+         "an intermediate fine-tuning step on a medium-sized, closely related dataset")),
+}
+
+
+@dataclass(frozen=True)
+class Advice:
+    """The advisor's answer: what it measured, the quadrant, and the recipe with its reasons."""
+
+    model: str
+    target: str
+    n_per_class: float
+    num_classes: int
+    similarity: float
+    quadrant: str
+    recipe: Recipe
+    measurements: dict = field(default_factory=dict)
+
+    def learning_rates(self, grid) -> tuple[float, ...]:
+        """The recipe's half of a candidate learning-rate ``grid`` (the middle value belongs to both halves)."""
+        ordered = sorted(float(lr) for lr in grid)
+        if not ordered:
+            raise ValueError("the learning-rate grid is empty")
+        half = math.ceil(len(ordered) / 2)
+        return tuple(ordered[:half] if self.recipe.lr == "low" else ordered[-half:])
+
+    def protocols(self, base: Protocol, grid, *, num_stages: int = 4) -> list[Protocol]:
+        """The recipe made concrete on ``base``: one protocol per candidate learning rate."""
+        steps = max(1, round(base.steps * SCHEDULE_SCALE[self.recipe.schedule]))
+        reinit = num_stages - self.recipe.reinit_top_stages if self.recipe.reinit_top_stages else None
+        return [base.with_(lr=lr, steps=steps, reinit_from_stage=reinit) for lr in self.learning_rates(grid)]
+
+    def candidate_runs(self, base: Protocol, grid, seed: int, *, arch: str | None = None,
+                       n_per_class: int | None = None) -> list[TransferRun]:
+        """The recipe's runs (one per candidate learning rate) for ``seed``, ready for :func:`tlcore.run_many`."""
+        return [TransferRun(self.target, int(n_per_class or self.n_per_class), True, arch or self.model, protocol,
+                            seed, self.recipe.regularizer)
+                for protocol in self.protocols(base, grid)]
+
+    def summary(self) -> dict:
+        return {"model": self.model, "target": self.target, "n_per_class": self.n_per_class,
+                "similarity": self.similarity, "quadrant": self.quadrant, "lr": self.recipe.lr,
+                "schedule": self.recipe.schedule, "regularizer": self.recipe.regularizer,
+                "reinit_top_stages": self.recipe.reinit_top_stages}
+
+    def __str__(self) -> str:
+        r = self.recipe
+        lines = [f"target {self.target}: {self.n_per_class:g} images per class, {self.num_classes} classes; "
+                 f"similarity to {self.model}'s source (probe gain) {self.similarity:+.2f}",
+                 f"quadrant: {self.quadrant}",
+                 f"recipe: fine-tune from the pretrained weights, {r.lr} learning rate, {r.schedule} schedule, "
+                 f"regulariser {r.regularizer}, re-initialise the top {r.reinit_top_stages} stage(s)",
+                 *(f"  - {reason}" for reason in r.reasons)]
+        if r.also_consider:
+            lines += ["also consider:", *(f"  - {item}" for item in r.also_consider)]
+        return "\n".join(lines)
+
+
+def quadrant(n_per_class: float, similarity: float, *, small_below: float = SMALL_BELOW_PER_CLASS,
+             similar_from: float = SIMILAR_FROM_PROBE_GAIN) -> str:
+    """The survey's §7.2 quadrant of a target with ``n_per_class`` training images per class and probe gain
+    ``similarity``."""
+    for name, value in (("n_per_class", n_per_class), ("similarity", similarity)):
+        if value is None or not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if n_per_class <= 0:
+        raise ValueError(f"n_per_class must be positive, got {n_per_class}")
+    size = "small" if n_per_class < small_below else "large"
+    kind = "similar" if similarity >= similar_from else "dissimilar"
+    return f"{size}/{kind}"
+
+
+def measure_similarity(model: str, target: str, *, n_per_class: int = 5, seeds=(0, 1, 2)) -> float:
+    """Mean probe gain of zoo/timm model ``model`` on ``target`` (see :mod:`tlcore.analysis.similarity`)."""
+    source = models.create(model, pretrained=True, progress=False).eval()
+    gains = []
+    for seed in seeds:
+        train = data.load(target, "train", n_per_class, seed=seed)
+        val = data.load(target, "val", seed=seed)
+        twin = models.create(model, pretrained=False, seed=seed).eval()
+        gains.append(linear_probe_accuracy(source, train, val) - linear_probe_accuracy(twin, train, val))
+    return float(np.mean(gains))
+
+
+def advise(model: str, target: str, *, n_per_class: int | None = None, probe_per_class: int = 5, seeds=(0, 1, 2),
+           similarity: float | None = None, small_below: float = SMALL_BELOW_PER_CLASS,
+           similar_from: float = SIMILAR_FROM_PROBE_GAIN) -> Advice:
+    """Measure ``target`` against ``model``'s source and return the survey's recipe for its quadrant.
+
+    ``n_per_class``: the training images per class you will fine-tune on (None: the dataset's default training
+    size). ``similarity``: a probe gain measured before (skips the measurement).
+    """
+    train = data.load(target, "train", n_per_class, seed=seeds[0])
+    counts = np.bincount(np.asarray(train.labels))
+    if len(counts) < 2:
+        raise ValueError(f"target {target!r} has fewer than two classes; there is nothing to classify")
+    size = float(np.median(counts[counts > 0]))
+    if similarity is None:
+        similarity = measure_similarity(model, target, n_per_class=min(probe_per_class, int(counts.min())),
+                                        seeds=seeds)
+    where = quadrant(size, similarity, small_below=small_below, similar_from=similar_from)
+    return Advice(model, target, size, int(train.num_classes), float(similarity), where, RECIPES[where],
+                  {"small_below": small_below, "similar_from": similar_from, "probe_per_class": probe_per_class,
+                   "seeds": list(seeds)})
+
+
+def recipes_run(target: str, n_per_class: int, *, arch: str, store: RunStore | None = None,
+                min_seeds: int = 3) -> pd.DataFrame:
+    """Every fine-tuning recipe the results store holds for (``target``, ``n_per_class``, ``arch``) with at least
+    ``min_seeds`` seeds: one row per (recipe, seed), columns ``recipe`` (a stable description of everything but the
+    seed), ``init``, ``regularizer``, ``lr``, ``steps``, ``seed``, ``val_accuracy``, ``test_accuracy``.
+
+    A diverged run counts with accuracy 0 (the recipe failed). Records of an older store version are skipped.
+    """
+    store = store or RunStore()
+    rows = []
+    for path in sorted(store.root.glob("*/*.json")) if store.root.exists() else []:
+        record = json.loads(path.read_text())
+        config = dict(record["config"])
+        diverged = config.pop("diverged", None)
+        try:  # the record holds the full protocol; its key was hashed from the protocol's key form
+            config["protocol"] = Protocol.from_dict(config["protocol"]).key_dict()
+        except (KeyError, TypeError, ValueError):
+            continue
+        if RunStore.key(config) != path.stem:
+            continue
+        if (config.get("target"), config.get("n_per_class"), config.get("arch")) != (target, n_per_class, arch):
+            continue
+        recipe = {k: v for k, v in config.items() if k not in ("seed", "target", "n_per_class", "arch")}
+        protocol = recipe.get("protocol", {})
+        rows.append({"recipe": json.dumps(recipe, sort_keys=True), "label": recipe_label(recipe),
+                     "init": "pretrained" if config.get("pretrained") else "scratch",
+                     "regularizer": config.get("regularizer", "none"), "lr": protocol.get("lr"),
+                     "steps": protocol.get("steps"), "seed": config.get("seed"),
+                     "val_accuracy": 0.0 if diverged else record["val_accuracy"],
+                     "test_accuracy": 0.0 if diverged else record["test_accuracy"]})
+    frame = pd.DataFrame(rows, columns=["recipe", "label", "init", "regularizer", "lr", "steps", "seed", "val_accuracy",
+                                        "test_accuracy"])
+    seeds = frame.groupby("recipe")["seed"].transform("nunique")
+    return frame[seeds >= min_seeds].reset_index(drop=True)
+
+
+_UNSHOWN = ("batch_size", "eval_every", "lr", "steps")
+
+
+def recipe_label(recipe: dict) -> str:
+    """A short human-readable name of a stored recipe (a run's configuration without target, size, arch, seed)."""
+    protocol = recipe.get("protocol", {})
+    parts = ["pretrained" if recipe.get("pretrained") else "scratch", f"lr {protocol.get('lr')}",
+             f"{protocol.get('steps')} steps"]
+    default = Protocol().key_dict()
+    parts += [f"{k} {v}" for k, v in sorted(protocol.items()) if k not in _UNSHOWN and default.get(k) != v]
+    if recipe.get("regularizer", "none") != "none":
+        parts.append(f"{recipe['regularizer']} {recipe.get('regularizer_weight')}")
+    return ", ".join(parts)
+
+
+def rank_of(recipes: pd.DataFrame, advised: pd.DataFrame) -> dict:
+    """Where the ``advised`` runs (one row per seed) stand among ``recipes`` (from :func:`recipes_run`, the advised
+    recipe may be among them) by mean test accuracy over seeds: rank (1 = best), number of recipes, the best
+    recipe's mean and the advised mean."""
+    if advised.empty:
+        raise ValueError("no advised runs to rank")
+    means = recipes.groupby("recipe")["test_accuracy"].mean()
+    advised_key = "advised"
+    means = means.drop(index=[r for r in advised["recipe"].unique() if r in means.index], errors="ignore")
+    means.loc[advised_key] = advised["test_accuracy"].mean()
+    ordered = means.sort_values(ascending=False)
+    return {"rank": int(list(ordered.index).index(advised_key)) + 1, "n_recipes": int(len(ordered)),
+            "best_mean": float(ordered.iloc[0]), "advised_mean": float(means[advised_key])}
+
+
+def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Chapter 10's experiment: for each (target, size) cell of ``profile.advice_cells``, ask the advisor (which
+    measures the target's similarity itself), run its recipe — the learning rate chosen inside the recipe's half of
+    ``profile.lr_grid["pretrained"]`` on validation accuracy at the first seed, then every seed — and rank it among
+    every recipe the results store holds for that cell with at least three seeds (the book's other chapters).
+
+    Returns ``advice`` (one row per cell: quadrant, recipe, chosen lr, rank, number of recipes, best and advised mean
+    test accuracy), ``advised_runs`` (one row per seed) and ``leaderboard`` (one row per cell, recipe and seed, with
+    ``advised`` marking the advisor's recipe).
+    """
+    from .experiment import run_many, select_on_validation
+    from .studies import protocol_for
+
+    base = protocol_for(profile, profile.lr_grid["pretrained"][0])
+    grid = profile.lr_grid["pretrained"]
+    similarity = {t: measure_similarity(profile.arch, t, seeds=profile.seeds)
+                  for t in dict.fromkeys(t for t, _ in profile.advice_cells)}
+    cells, advised_runs, boards = [], [], []
+    for target, n in profile.advice_cells:
+        advice = advise(profile.arch, target, n_per_class=n, similarity=similarity[target], seeds=profile.seeds)
+        tuning = run_many(advice.candidate_runs(base, grid, profile.seeds[0], n_per_class=n), progress=False)
+        lr = float(select_on_validation(tuning, by=["target"], param="protocol_lr")["protocol_lr"].iloc[0])
+        chosen = [r for r in advice.candidate_runs(base, grid, profile.seeds[0], n_per_class=n)
+                  if r.protocol.lr == lr][0]
+        specs = [TransferRun(chosen.target, chosen.n_per_class, True, chosen.arch, chosen.protocol, seed,
+                             chosen.regularizer) for seed in profile.seeds]
+        runs = run_many(specs, progress=progress).assign(
+            recipe=json.dumps({k: v for k, v in specs[0].config().items()
+                               if k not in ("seed", "target", "n_per_class", "arch")}, sort_keys=True))
+        board = recipes_run(target, n, arch=profile.arch)
+        standing = rank_of(board, runs)
+        cells.append({**advice.summary(), "chosen_lr": lr, "steps": chosen.protocol.steps, **standing})
+        advised_runs.append(runs.assign(quadrant=advice.quadrant))
+        boards.append(board.assign(target=target, n_per_class=n, quadrant=advice.quadrant,
+                                   advised=board["recipe"].isin(runs["recipe"])))
+    return {"advice": pd.DataFrame(cells), "advised_runs": pd.concat(advised_runs, ignore_index=True),
+            "leaderboard": pd.concat(boards, ignore_index=True)}
