@@ -86,6 +86,21 @@ evaluation["advice"][["target", "n_per_class", "similarity", "quadrant", "lr", "
                       "reinit_top_stages", "chosen_lr", "rank", "n_recipes", "best_mean", "advised_mean"]].round(3)
 
 # %% [markdown]
+# Where the cells fall on the survey's map: size against measured similarity, with the advisor's thresholds.
+
+# %%
+from tlcore.advisor import SIMILAR_FROM_PROBE_GAIN, SMALL_BELOW_PER_CLASS
+
+advice = evaluation["advice"]
+fig, ax = plt.subplots(figsize=(5.5, 3.6))
+sns.scatterplot(data=advice, x="n_per_class", y="similarity", hue="quadrant", style="target", s=80, ax=ax)
+ax.axvline(SMALL_BELOW_PER_CLASS, color="grey", ls="--", lw=1)
+ax.axhline(SIMILAR_FROM_PROBE_GAIN, color="grey", ls="--", lw=1)
+ax.set(xscale="log", xlabel="training images per class (log scale)", ylabel="similarity (probe gain)",
+       title="The advisor's quadrants")
+ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left");
+
+# %% [markdown]
 # ## Result
 #
 # Each panel is one cell: every recipe's test accuracy (mean over seeds, with its spread), the advised one

@@ -286,7 +286,7 @@ def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
         runs = run_many(specs, progress=progress).assign(
             recipe=json.dumps({k: v for k, v in specs[0].config().items()
                                if k not in ("seed", "target", "n_per_class", "arch")}, sort_keys=True))
-        board = recipes_run(target, n, arch=profile.arch)
+        board = recipes_run(target, n, arch=profile.arch, min_seeds=min(3, len(profile.seeds)))
         standing = rank_of(board, runs)
         cells.append({**advice.summary(), "chosen_lr": lr, "steps": chosen.protocol.steps, **standing})
         advised_runs.append(runs.assign(quadrant=advice.quadrant))
