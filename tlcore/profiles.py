@@ -26,6 +26,11 @@ class Profile:
     regularizer_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
     regularizer_sizes: tuple[int, ...] = (5, 20)
     regularizers: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm")
+    transferred_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    transferred_size: int = 20
+    interpolation_points: int = 11
+    difficulty_reference_size: int = 50
+    difficulty_reference_seed: int = 1000  # a training sample none of the compared models saw
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -42,12 +47,14 @@ PROFILES = {
                     lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)},
                     candidates=("resnet18", "resnet50", "densenet121", "mobilenetv3_large_100", "efficientnet_b0",
                                 "convnext_tiny", "vit_small_patch16_224"), ranking_lr=0.01, ranking_steps=1000,
-                    regularizer_targets=("flowers102", "dtd"), regularizer_sizes=(5, 20)),
+                    regularizer_targets=("flowers102", "dtd"), regularizer_sizes=(5, 20),
+                    transferred_targets=("flowers102", "dtd")),
     "smoke": Profile("smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12,
                      batch_size=32, eval_every=4, tuning_size=4,
                      lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
                      candidates=("glyph_micro", "glyph_micro_ls"), ranking_size=6, ranking_steps=8,
-                     regularizer_sizes=(4, 8)),
+                     regularizer_sizes=(4, 8), transferred_size=4, interpolation_points=3,
+                     difficulty_reference_size=10),
 }
 
 
