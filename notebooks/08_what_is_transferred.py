@@ -112,7 +112,8 @@ pairs.groupby(["target", "init"])[["distance", "relative_distance", "error_barri
 # share more mistakes than the scratch pairs, whose path falls to near chance halfway (barrier
 # {glue:text}`barrier_glyphs_near_scratch` points). On the far target the pretrained start still lands much closer
 # and with a lower barrier than scratch ({glue:text}`barrier_textures_far_pretrained` vs
-# {glue:text}`barrier_textures_far_scratch` points), but not in one basin: the learning rate validation chose there
+# {glue:text}`barrier_textures_far_scratch` points), but not in one basin, and its pairs share no more mistakes
+# than the scratch pairs do. The learning rate validation chose there
 # is ten times the near target's, and the fine-tuned models move far from the source and from each other (relative
 # distance about five times the near target's). Staying in the basin is a property of *small* moves from the source,
 # which is what a similar target asks for.
