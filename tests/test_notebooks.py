@@ -29,6 +29,7 @@ CHAPTERS = {
     "04_transferability_metrics": ({"m1_verdict", "m2_verdict"}, "transferability_scores"),
     "05_regularizers": ({"r1_verdict", "r2_verdict", "r3_verdict", "r4_verdict"}, "regularizer_grid"),
     "10_best_practice": ({"b1_verdict"}, "advice_leaderboard"),
+    "08_what_is_transferred": ({"p1_verdict", "p2_verdict", "p4_verdict"}, "transferred_pairs"),
 }
 
 

@@ -1,10 +1,15 @@
 """A transfer run as data, computed once and stored: the unit every chapter's grid is made of."""
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
+from safetensors.torch import load_file, save_file
+from torch import nn
 from tqdm.auto import tqdm
 
 from . import data, models
@@ -12,6 +17,9 @@ from .finetune.loop import RunRecord, fit
 from .finetune.protocol import Protocol
 from .regularizers.setups import DEFAULT_WEIGHTS, prepare
 from .results.store import RunStore
+from .storage import atomic_path, file_sha256, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,21 +74,91 @@ def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = Fa
     record = store.get(key)
     if record is not None:
         return record
-    train = data.load(spec.target, "train", spec.n_per_class, seed=spec.seed)
-    val = data.load(spec.target, "val", seed=spec.seed)
-    test = data.load(spec.target, "test", seed=spec.seed)
-    model = models.create(spec.arch, pretrained=spec.pretrained, num_classes=train.num_classes, seed=spec.seed,
-                          progress=progress)
-    model, regularizers = prepare(spec.regularizer, spec.regularizer_weight, model, train, spec.arch)
     try:
-        record = fit(model, train, val, test, protocol=spec.protocol, regularizers=regularizers, seed=spec.seed,
-                     progress=progress, config=spec.config())
+        _, record = _train(spec, progress)
     except FloatingPointError as error:
         # A learning rate too high for this start is a result of a sweep, not a crash of the chapter: the run is
         # stored as diverged (no accuracy), so validation-based selection passes over it.
-        record = RunRecord(config={**spec.config(), "diverged": str(error)})
+        record = _diverged(spec, error)
     store.put(key, record)
     return record
+
+
+def _build(spec: TransferRun, train, progress: bool):
+    """The model ``spec`` starts from and the regularisers it trains with."""
+    model = models.create(spec.arch, pretrained=spec.pretrained, num_classes=train.num_classes, seed=spec.seed,
+                          progress=progress)
+    return prepare(spec.regularizer, spec.regularizer_weight, model, train, spec.arch)
+
+
+def _train(spec: TransferRun, progress: bool) -> tuple[nn.Module, RunRecord]:
+    train = data.load(spec.target, "train", spec.n_per_class, seed=spec.seed)
+    val = data.load(spec.target, "val", seed=spec.seed)
+    test = data.load(spec.target, "test", seed=spec.seed)
+    model, regularizers = _build(spec, train, progress)
+    record = fit(model, train, val, test, protocol=spec.protocol, regularizers=regularizers, seed=spec.seed,
+                 progress=progress, config=spec.config())
+    return model, record
+
+
+def _diverged(spec: TransferRun, error: FloatingPointError) -> RunRecord:
+    return RunRecord(config={**spec.config(), "diverged": str(error)})
+
+
+def weights_dir(store: RunStore) -> Path:
+    """Where :func:`train_model` keeps fine-tuned weights: a ``weights`` folder beside the store's ``runs``."""
+    return store.root.parent / "weights"
+
+
+def train_model(spec: TransferRun, *, store: RunStore | None = None, progress: bool = False
+                ) -> tuple[nn.Module, RunRecord]:
+    """The fine-tuned model of ``spec`` (eval mode, on the CPU) and its record.
+
+    The run store keeps records, not weights; this keeps the selected weights too, as ``<run key>.safetensors``
+    with a JSON sidecar (its sha256 and the record) in :func:`weights_dir`. A cached file is used only if its hash
+    matches; otherwise the run is trained again, with the same seed and so the same weights, and the files are
+    replaced atomically (the sidecar, written last, marks them complete). The record also goes to the run store if
+    that does not have it yet, so :func:`run` finds it. A diverged run raises ``FloatingPointError``.
+    """
+    store = store or RunStore()
+    key = spec.key()
+    folder = weights_dir(store) / key[:2]
+    weights, sidecar = folder / f"{key}.safetensors", folder / f"{key}.json"
+    cached = _read_weights(weights, sidecar)
+    if cached is not None:
+        state, record = cached
+        train = data.load(spec.target, "train", spec.n_per_class, seed=spec.seed)
+        model, _ = _build(spec, train, progress)
+        model.load_state_dict(state)
+        return model.cpu().eval(), record
+    try:
+        model, record = _train(spec, progress)
+    except FloatingPointError as error:
+        if store.get(key) is None:
+            store.put(key, _diverged(spec, error))
+        raise
+    model = model.cpu().eval()
+    with atomic_path(weights) as tmp:
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    write_json_atomic(sidecar, {"key": key, "sha256": file_sha256(weights), "record": record.to_dict()})
+    if store.get(key) is None:
+        store.put(key, record)
+    return model, record
+
+
+def _read_weights(weights: Path, sidecar: Path) -> tuple[dict, RunRecord] | None:
+    """(state dict, record) from a complete, uncorrupted cache entry, else None (and a warning if damaged)."""
+    if not (weights.exists() and sidecar.exists()):
+        return None
+    try:
+        info = json.loads(sidecar.read_text())
+        if file_sha256(weights) != info["sha256"]:
+            log.warning("fine-tuned weights %s do not match their recorded hash; training again", weights)
+            return None
+        return load_file(str(weights)), RunRecord.from_dict(info["record"])
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        log.warning("fine-tuned weights %s have an unreadable sidecar (%s); training again", weights, error)
+        return None
 
 
 def run_many(specs: Iterable[TransferRun], *, store: RunStore | None = None, progress: bool = True,

@@ -29,6 +29,11 @@ class Profile:
     # (target, images per class) cells where chapter 10 runs the advisor's recipe and ranks it among the book's runs
     advice_cells: tuple[tuple[str, int], ...] = (("glyphs_near", 5), ("glyphs_near", 100), ("textures_far", 5),
                                                  ("textures_far", 100))
+    transferred_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    transferred_size: int = 20
+    interpolation_points: int = 11
+    difficulty_reference_size: int = 50
+    difficulty_reference_seed: int = 1000  # a training sample none of the compared models saw
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -46,12 +51,15 @@ PROFILES = {
                     candidates=("resnet18", "resnet50", "densenet121", "mobilenetv3_large_100", "efficientnet_b0",
                                 "convnext_tiny", "vit_small_patch16_224"), ranking_lr=0.01, ranking_steps=1000,
                     regularizer_targets=("flowers102", "dtd"), regularizer_sizes=(5, 20),
-                    advice_cells=(("flowers102", 5), ("flowers102", 50), ("dtd", 5), ("dtd", 50))),
+                    advice_cells=(("flowers102", 5), ("flowers102", 50), ("dtd", 5), ("dtd", 50)),
+                    transferred_targets=("flowers102", "dtd")),
     "smoke": Profile("smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12,
                      batch_size=32, eval_every=4, tuning_size=4,
                      lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
                      candidates=("glyph_micro", "glyph_micro_ls"), ranking_size=6, ranking_steps=8,
-                     regularizer_sizes=(4, 8), advice_cells=(("glyphs_near", 4), ("textures_far", 8))),
+                     regularizer_sizes=(4, 8), advice_cells=(("glyphs_near", 4), ("textures_far", 8)),
+                     transferred_size=4, interpolation_points=3,
+                     difficulty_reference_size=10),
 }
 
 

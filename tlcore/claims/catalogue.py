@@ -5,13 +5,14 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import metrics, practice, regularizers, transfer
+from . import metrics, practice, regularizers, transfer, transferred
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
 CH4 = "04_transferability_metrics"
 CH5 = "05_regularizers"
 REG = (regularizers.GRID, regularizers.SIMILARITY)
+CH8 = "08_what_is_transferred"
 
 
 def _rule_text(rule) -> str:
@@ -103,13 +104,14 @@ _CATALOGUE = [
     # What is transferred
     ("P1", "5.2.5, blog", "Models fine-tuned from the same pretrained weights stay in one basin, close in parameter "
      "space, with similar errors; models trained from scratch do not.", "Parameter distances, loss along linear "
-     "interpolation, error overlap across seeds.", "08_what_is_transferred"),
+     "interpolation, error overlap across seeds.", CH8, (transferred.PAIRS,), transferred.rule_p1),
     ("P2", "3.4, 5.3", "Lower layers are general, higher layers task-specific.", "Layer-wise CKA before/after "
-     "fine-tuning, near vs far.", "08_what_is_transferred"),
+     "fine-tuning, near vs far.", CH8, (transferred.CKA,), transferred.rule_p2),
     ("P3", "5.7.3, 7.1 (4)", "For small dissimilar targets, fixed features from an inner layer beat the last layer.",
      "Linear probes on every stage's features.", "02_what_to_transfer"),
     ("P4", "blog", "Pretrained models struggle on ambiguous samples; their extra correct answers are on easy ones.",
-     "Per-sample correctness of pretrained vs scratch against a difficulty score.", "08_what_is_transferred"),
+     "Per-sample correctness of pretrained vs scratch against a difficulty score.", CH8, (transferred.SAMPLES,),
+     transferred.rule_p4),
     # Neighbouring problems
     ("A1", "6.1, blog", "Adversarial domain adaptation (DANN) beats source-only training on an unlabelled target "
      "domain.", "Source-only vs DANN on a shifted domain pair.", "09_neighbouring_problems"),
