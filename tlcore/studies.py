@@ -89,7 +89,8 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     scored on the test split, with no choice made on it. Returns ``runs`` (model, source, target, seed,
     finetune_accuracy, val_accuracy, probe_accuracy), ``roles`` (claim, target, arm, model: which run plays which
     part in each comparison), ``emd`` (EMD similarity of each source dataset to each target in the features of
-    ``profile.arch``, per seed) and ``datl_weights`` (the re-weighting of each DATL target).
+    ``profile.arch``, per seed), ``datl_weights`` (the re-weighting of each DATL target) and ``sources`` (see
+    :func:`source_models_table`).
     """
     from .analysis.similarity import linear_probe_accuracy
     from .source_data import datl_entry
@@ -130,7 +131,20 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     runs = runs.merge(pd.DataFrame(probes), on=["model", "target", "seed"])
     runs["source"] = runs.model.map(lambda name: models.ZOO[name].source)
     runs = runs[["model", "source", "target", "seed", "finetune_accuracy", "val_accuracy", "probe_accuracy"]]
-    return {"runs": runs, "roles": roles, "emd": source_emd(profile), "datl_weights": pd.concat(weight_tables)}
+    return {"runs": runs, "roles": roles, "emd": source_emd(profile), "datl_weights": pd.concat(weight_tables),
+            "sources": source_models_table(pairs.model.unique())}
+
+
+def source_models_table(names) -> pd.DataFrame:
+    """What each zoo source model was pretrained on, how long, and how well it learnt its own task (validation
+    accuracy on its source; None for self-supervised models, which have no source labels)."""
+    rows = []
+    for name in names:
+        entry, provenance = models.ZOO[name], models.load_source_model(name, progress=False)[1]
+        rows.append({"model": name, "source": entry.source, "source_per_class": entry.source_per_class,
+                     "parent": entry.parent, "objective": entry.objective, "steps": entry.protocol.steps,
+                     "source_val_accuracy": provenance.get("source_val_accuracy")})
+    return pd.DataFrame(rows)
 
 
 def source_emd(profile) -> pd.DataFrame:
