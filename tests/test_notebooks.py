@@ -30,6 +30,7 @@ CHAPTERS = {
     "05_regularizers": ({"r1_verdict", "r2_verdict", "r3_verdict", "r4_verdict"}, "regularizer_grid"),
     "10_best_practice": ({"b1_verdict"}, "advice_leaderboard"),
     "08_what_is_transferred": ({"p1_verdict", "p2_verdict", "p4_verdict"}, "transferred_pairs"),
+    "07_source_data": ({"s1_verdict", "s2_verdict", "s3_verdict", "s4_verdict", "s5_verdict"}, "source_runs"),
 }
 
 

@@ -34,6 +34,19 @@ class Profile:
     interpolation_points: int = 11
     difficulty_reference_size: int = 50
     difficulty_reference_seed: int = 1000  # a training sample none of the compared models saw
+    # Chapter 7 (source data): zoo models as sources, and which target each is matched to. Fine-tuning uses the
+    # chapter-4 protocol (ranking_size, ranking_lr, ranking_steps), so the letters models' runs are shared with it.
+    source_targets: tuple[str, ...] = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
+    source_models: tuple[str, ...] = ("glyph_resnet_narrow", "digits_fonts_narrow", "textures_source_narrow")
+    matched_sources: tuple[tuple[str, str], ...] = (("digits_real", "digits_fonts_narrow"),
+                                                    ("textures_far", "textures_source_narrow"))
+    few_letters_model: str = "glyph_resnet_narrow_few_letters"
+    many_letters_model: str = "glyph_resnet_narrow_short"
+    two_step_models: tuple[tuple[str, str], ...] = (("digits_real", "glyph_resnet_narrow_then_digits_fonts"),
+                                                    ("textures_far", "glyph_resnet_narrow_then_textures_source"))
+    datl_base: str = "glyph_resnet_narrow_short"
+    datl_targets: tuple[str, ...] = ("glyphs_mid", "digits_real")
+    selfsup_models: tuple[tuple[str, str], ...] = (("textures_far", "textures_source_narrow_simclr"),)
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -59,7 +72,15 @@ PROFILES = {
                      candidates=("glyph_micro", "glyph_micro_ls"), ranking_size=6, ranking_steps=8,
                      regularizer_sizes=(4, 8), advice_cells=(("glyphs_near", 4), ("textures_far", 8)),
                      transferred_size=4, interpolation_points=3,
-                     difficulty_reference_size=10),
+                     difficulty_reference_size=10,
+                     source_targets=("textures_far", "digits_real"),
+                     source_models=("glyph_micro", "digits_fonts_micro", "textures_source_micro"),
+                     matched_sources=(("digits_real", "digits_fonts_micro"), ("textures_far", "textures_source_micro")),
+                     few_letters_model="glyph_micro_few_letters", many_letters_model="glyph_micro",
+                     two_step_models=(("digits_real", "glyph_micro_then_digits_fonts"),
+                                      ("textures_far", "glyph_micro_then_textures_source")),
+                     datl_base="glyph_micro", datl_targets=("digits_real",),
+                     selfsup_models=(("textures_far", "textures_source_micro_simclr"),)),
 }
 
 

@@ -5,7 +5,7 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import metrics, practice, regularizers, transfer, transferred
+from . import metrics, practice, regularizers, source_data, transfer, transferred
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
@@ -13,6 +13,7 @@ CH4 = "04_transferability_metrics"
 CH5 = "05_regularizers"
 REG = (regularizers.GRID, regularizers.SIMILARITY)
 CH8 = "08_what_is_transferred"
+CH7 = "07_source_data"
 
 
 def _rule_text(rule) -> str:
@@ -78,17 +79,22 @@ _CATALOGUE = [
      "far target (the shape of the survey's table 1).", "06_hyperparameters"),
     # Source data
     ("S1", "5.3.1, 5.6.1, 5.2.4", "More source data helps, but a smaller source that matches the target better beats "
-     "a larger generic one.", "Sources of different size and match, fine-tuned on the targets.", "07_source_data"),
+     "a larger generic one.", "Sources of different size and match, fine-tuned on the targets.", CH7,
+     source_data.TABLES, source_data.rule_s1),
     ("S2", "5.3.2 (DATL)", "Re-weighting source classes by P_t(y)/P_s(y) during pretraining improves transfer.",
-     "Weighted vs unweighted pretraining.", "07_source_data"),
+     "Weighted vs unweighted pretraining.", CH7,
+     source_data.TABLES, source_data.rule_s2),
     ("S3", "5.3.2, 5.6.1", "The earth mover's distance between source and target features predicts transfer "
-     "performance.", "EMD similarity vs fine-tuned accuracy across pairs (rank correlation).", "07_source_data"),
+     "performance.", "EMD similarity vs fine-tuned accuracy across pairs (rank correlation).", CH7,
+     (*source_data.TABLES, source_data.EMD), source_data.rule_s3),
     ("S4", "5.2.4, 5.3.1, 7.1 (5)", "Two-step transfer through an intermediate dataset close to the target beats one "
      "step from a large unrelated source.", "Source -> intermediate -> target vs source -> target.",
-     "07_source_data"),
+     CH7,
+     source_data.TABLES, source_data.rule_s4),
     ("S5", "5.7, 5.8, 7.1 (5)", "Self-supervised pretraining on related unlabelled data can beat supervised "
      "pretraining on less related labelled data.", "Small SimCLR-style pretraining on related data vs supervised "
-     "on unrelated data.", "07_source_data"),
+     "on unrelated data.", CH7,
+     source_data.TABLES, source_data.rule_s5),
     ("S6", "5.2.4", "Source losses that raise source accuracy (label smoothing and other non-softmax losses) give "
      "less transferable features.", "Zoo pretrained with cross-entropy vs label smoothing, linear-probe transfer.",
      "03_which_source_model"),

@@ -11,7 +11,7 @@ from ..seeding import rng
 from .base import ImageDataset
 from .bundled import handwritten_digits
 from .glyphs import RenderStyle, faces_covering, render
-from .textures import render_texture, texture_classes
+from .textures import render_source_texture, render_texture, source_texture_classes, texture_classes
 from .world import glyph_world
 
 SPLITS = ("train", "val", "test")
@@ -58,6 +58,16 @@ EMBEDDED: dict[str, EmbeddedSpec] = {
                      "scikit-learn's handwritten digits (UCI, 8x8 scans), upsampled to 32x32.",
                      lambda: [str(d) for d in range(10)], val_per_class=10, test_per_class=30,
                      default_train_per_class=20, max_train_per_class=134),
+        # Small sources that match one target better than the letters do (chapter 7, source data).
+        EmbeddedSpec("digits_fonts", "source",
+                     "The digits 0-9 rendered from the 16 font faces like the letters: a small source matched to "
+                     "the handwritten digits.",
+                     lambda: [str(d) for d in range(10)], val_per_class=20, test_per_class=20,
+                     default_train_per_class=100),
+        EmbeddedSpec("textures_source", "source",
+                     "Noisy gratings at the 10 orientations half-way between the far target's and 2 other "
+                     "frequencies: a small source matched to the gratings, sharing none of their classes.",
+                     source_texture_classes, val_per_class=20, test_per_class=20, default_train_per_class=100),
     )
 }
 
@@ -115,10 +125,26 @@ def _digit_sampler(c: int, split: str, count: int, seed: int) -> np.ndarray:
     return images[order[start : start + count]]
 
 
+def _font_digit_sampler(c: int, split: str, count: int, seed: int) -> np.ndarray:
+    char = str(c)
+    faces = faces_covering(char)
+    out = np.empty((count, 32, 32), np.float32)
+    for i in range(count):
+        r = rng("digits-fonts", split, seed, c, i)
+        out[i] = render(char, faces[int(r.integers(len(faces)))], r, RenderStyle())
+    return out
+
+
+def _source_texture_sampler(c: int, split: str, count: int, seed: int) -> np.ndarray:
+    return np.stack([render_source_texture(c, rng("textures-source", split, seed, c, i)) for i in range(count)])
+
+
 _SAMPLERS = {
     "glyphs_source": _glyph_sampler("source"),
     "glyphs_near": _glyph_sampler("near"),
     "glyphs_mid": _glyph_sampler("mid"),
     "textures_far": _texture_sampler,
     "digits_real": _digit_sampler,
+    "digits_fonts": _font_digit_sampler,
+    "textures_source": _source_texture_sampler,
 }

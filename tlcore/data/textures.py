@@ -31,6 +31,29 @@ def render_texture(class_index: int, rng: np.random.Generator, style: TextureSty
     """One float32 (size, size) image in [0, 1] of texture class ``class_index``."""
     cycles = CYCLES_PER_IMAGE[class_index // len(ORIENTATIONS_DEG)]
     degrees = ORIENTATIONS_DEG[class_index % len(ORIENTATIONS_DEG)]
+    return render_grating(degrees, cycles, rng, style)
+
+
+# The texture *source*: the same kind of image at orientations half-way between the target's and at two other
+# frequencies, so it shares the target's visual statistics but none of its classes.
+SOURCE_ORIENTATIONS_DEG = tuple(range(9, 180, 18))
+SOURCE_CYCLES_PER_IMAGE = (2.0, 6.0)
+
+
+def source_texture_classes() -> list[str]:
+    return [f"{deg}deg/{cycles:g}cyc" for cycles in SOURCE_CYCLES_PER_IMAGE for deg in SOURCE_ORIENTATIONS_DEG]
+
+
+def render_source_texture(class_index: int, rng: np.random.Generator, style: TextureStyle = TextureStyle()) -> np.ndarray:
+    """One float32 (size, size) image in [0, 1] of texture-source class ``class_index``."""
+    cycles = SOURCE_CYCLES_PER_IMAGE[class_index // len(SOURCE_ORIENTATIONS_DEG)]
+    degrees = SOURCE_ORIENTATIONS_DEG[class_index % len(SOURCE_ORIENTATIONS_DEG)]
+    return render_grating(degrees, cycles, rng, style)
+
+
+def render_grating(degrees: float, cycles: float, rng: np.random.Generator, style: TextureStyle = TextureStyle()
+                   ) -> np.ndarray:
+    """A noisy grating of orientation ``degrees`` and ``cycles`` per image, both jittered by ``style``."""
     theta = np.deg2rad(degrees + rng.uniform(-style.orientation_jitter_deg, style.orientation_jitter_deg))
     frequency = cycles * (1 + rng.uniform(-style.frequency_jitter, style.frequency_jitter)) / style.size
     y, x = np.mgrid[0 : style.size, 0 : style.size].astype(np.float32)

@@ -29,6 +29,8 @@ WEIGHTS_FILE = "weights.safetensors"
 # Bump when pretraining changes meaning (the loop, the source data) so that cached weights are not reused.
 ZOO_VERSION = 2
 PROVENANCE_FILE = "provenance.json"
+OBJECTIVES = ("supervised", "simclr")
+_RECIPE_OFF = {"parent": None, "objective": "supervised", "class_weights": ()}
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,31 @@ class ZooEntry:
     protocol: Protocol = field(default_factory=lambda: Protocol(lr=0.1, steps=800, batch_size=128, eval_every=200,
                                                                   weight_decay=5e-4))
     seed: int = 0
+    # Added for chapter 7; left out of the recipe (so of the cache key) at these defaults. ``parent`` names a zoo
+    # entry to start from (an intermediate fine-tuning step: parent -> this source); ``objective`` "simclr" ignores
+    # the labels (self-supervised, see tlcore.selfsup); ``class_weights`` (one per source class) draws the source
+    # training images with probability proportional to their class weight (DATL-style re-weighting).
+    parent: str | None = None
+    objective: str = "supervised"
+    class_weights: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown pretraining objective {self.objective!r}; choose one of {OBJECTIVES}")
+        object.__setattr__(self, "class_weights", tuple(float(w) for w in self.class_weights))
+        if any(w < 0 for w in self.class_weights) or (self.class_weights and sum(self.class_weights) <= 0):
+            raise ValueError("class_weights must be non-negative with a positive sum")
 
     def recipe(self) -> dict:
         recipe = asdict(self)
         recipe.pop("description")
         recipe["protocol"] = self.protocol.key_dict()
         recipe["zoo_version"] = ZOO_VERSION
+        for name, off in _RECIPE_OFF.items():
+            if recipe[name] == off:
+                del recipe[name]
+        if self.parent is not None:  # a new parent recipe must give a new child
+            recipe["parent_key"] = ZOO[self.parent].key()
         return recipe
 
     def key(self) -> str:
@@ -92,6 +113,32 @@ register(ZooEntry("glyph_micro_ls", (1, 1, 1, 1), (8, 16, 32, 64),
                   protocol=Protocol(lr=0.1, steps=30, batch_size=64, eval_every=15, label_smoothing=0.1)))
 
 
+# Chapter 7 (source data): small sources that match a target, two-step sources and a self-supervised one. Each comes
+# in the narrow architecture (embedded profile) and the micro one (smoke tests). Small sources train for 200 steps.
+def _source_protocol(steps: int, batch_size: int = 128, lr: float = 0.1) -> Protocol:
+    return Protocol(lr=lr, steps=steps, batch_size=batch_size, eval_every=max(steps // 2, 1), weight_decay=5e-4)
+
+
+for _arch, _widths, _steps, _few, _per_class in (("glyph_resnet_narrow", (16, 32, 64, 128), 200, 20, 100),
+                                                  ("glyph_micro", (8, 16, 32, 64), 10, 5, 10)):
+    _small = "narrow" if _arch == "glyph_resnet_narrow" else "micro"
+    register(ZooEntry(f"{_arch}_few_letters", (1, 1, 1, 1), _widths,
+                      "The letters source with few images per class and a short schedule: a small generic source.",
+                      source_per_class=_few, protocol=_source_protocol(_steps)))
+    for _source, _what in (("digits_fonts", "font digits"), ("textures_source", "source gratings")):
+        register(ZooEntry(f"{_source}_{_small}", (1, 1, 1, 1), _widths,
+                          f"Pretrained from scratch on the {_what} only: a small source matched to one target.",
+                          source=_source, source_per_class=_per_class, protocol=_source_protocol(_steps)))
+        register(ZooEntry(f"{_arch}_then_{_source}", (1, 1, 1, 1), _widths,
+                          f"The letters model fine-tuned on the {_what}: two-step transfer's intermediate step.",
+                          source=_source, source_per_class=_per_class, parent=_arch,
+                          protocol=_source_protocol(max(_steps * 3 // 4, 1), batch_size=64, lr=0.05)))
+    register(ZooEntry(f"textures_source_{_small}_simclr", (1, 1, 1, 1), _widths,
+                      "SimCLR on the source gratings without their labels: self-supervised on related data.",
+                      source="textures_source", source_per_class=_per_class, objective="simclr",
+                      protocol=_source_protocol(_steps, lr=0.3)))
+
+
 def entry_dir(entry: ZooEntry) -> Path:
     return cache_dir() / "zoo" / entry.key()
 
@@ -130,10 +177,20 @@ def _pretrain(entry: ZooEntry, folder: Path, progress: bool) -> dict:
     train = data.load(entry.source, "train", entry.source_per_class, seed=entry.seed)
     val = data.load(entry.source, "val", seed=entry.seed)
     test = data.load(entry.source, "test", seed=entry.seed)
-    seed_everything(entry.seed)
-    model = entry.build(train.num_classes)
-    record = fit(model, train, val, test, protocol=entry.protocol, seed=entry.seed, progress=progress,
-                 config={"zoo_entry": entry.name})
+    if entry.class_weights:
+        train = resample_by_class(train, entry.class_weights, seed=entry.seed)
+    if entry.parent is not None:
+        model, _ = load_source_model(entry.parent, progress=progress)
+        seed_everything(entry.seed)
+        model.reset_classifier(train.num_classes)
+    else:
+        seed_everything(entry.seed)
+        model = entry.build(train.num_classes)
+    if entry.objective == "simclr":
+        record = _simclr(entry, model, train)
+    else:
+        record = fit(model, train, val, test, protocol=entry.protocol, seed=entry.seed, progress=progress,
+                     config={"zoo_entry": entry.name})
     model.cpu()
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
@@ -153,3 +210,35 @@ def _pretrain(entry: ZooEntry, folder: Path, progress: bool) -> dict:
         if staging.exists():
             shutil.rmtree(staging)
     return provenance
+
+
+def resample_by_class(dataset, weights, *, seed: int = 0):
+    """A same-size sample of ``dataset`` drawn with replacement, each image with probability proportional to the
+    weight of its class (``weights``: one non-negative number per class)."""
+    import numpy as np
+
+    from ..seeding import rng
+
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (dataset.num_classes,):
+        raise ValueError(f"need one weight per class ({dataset.num_classes}), got {weights.shape[0]}")
+    if (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError("class weights must be non-negative with a positive sum")
+    per_image = weights[dataset.labels.numpy()]
+    indices = rng("resample-by-class", seed).choice(len(dataset), size=len(dataset), p=per_image / per_image.sum())
+    return dataset.subset(np.sort(indices))
+
+
+def _simclr(entry: ZooEntry, model: nn.Module, train):
+    """Self-supervised pretraining of ``model`` on ``train``'s images (labels unused); a record without accuracy."""
+    import time
+
+    from ..finetune.loop import RunRecord
+    from ..selfsup import simclr_pretrain
+
+    start = time.perf_counter()
+    losses = simclr_pretrain(model, train.images, steps=entry.protocol.steps, batch_size=entry.protocol.batch_size,
+                             lr=entry.protocol.lr, weight_decay=entry.protocol.weight_decay, seed=entry.seed)
+    record = RunRecord(config={"zoo_entry": entry.name, "objective": "simclr", "final_loss": losses[-1]})
+    record.seconds = time.perf_counter() - start
+    return record

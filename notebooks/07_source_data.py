@@ -1,0 +1,205 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 7. Source data: more, better matched, re-weighted, self-supervised
+#
+# ## The claim
+#
+# Which source data to pretrain on is the other half of "which source model" ({cite}`plested2022survey`, §5.3,
+# §5.6.1, §5.7-5.8, §7.1 (5)). The survey collects five claims about it:
+#
+# - **S1** — more source data helps, but a *smaller source that matches the target better beats a larger generic
+#   one* ({cite}`mahajan2018exploring`, {cite}`cui2018large`, {cite}`ngiam2018domain`).
+# - **S2** — domain-adaptive transfer learning (DATL, {cite}`ngiam2018domain`): re-weighting the source classes by
+#   $P_t(y)/P_s(y)$ during pretraining, with $P_t$ estimated from a source model's predictions on the target's
+#   images, improves transfer.
+# - **S3** — the earth mover's distance between source and target features ({cite}`cui2018large`) predicts how well
+#   a source transfers to a target.
+# - **S4** — two-step transfer, large source → an intermediate dataset close to the target → target, beats one step
+#   from the large unrelated source ({cite}`ge2017borrowing`, {cite}`ng2015deep`).
+# - **S5** — self-supervised pretraining on related *unlabelled* data can beat supervised pretraining on less
+#   related labelled data ({cite}`chen2020simclr`, {cite}`azizi2021big`).
+#
+# ## Setup
+#
+# The embedded world gets two small **sources** matched to two of its targets (see {doc}`../book/world`): the digits
+# 0-9 rendered from the same 16 font faces as the letters (`digits_fonts`, matched to scikit-learn's handwritten
+# digits, `digits_real`), and gratings at the ten orientations half-way between the far target's and at two other
+# frequencies (`textures_source`, matched to `textures_far` but sharing none of its classes). Each small source has
+# 100 images per class (1,000 and 2,000 images); the letters source has 300 per class over about a hundred classes
+# (over 30,000 images). New zoo models are pretrained on them — from scratch, as the second step after the letters,
+# with the letters classes re-weighted for a target, and with SimCLR without labels — in the same narrow ResNet.
+# Every (source model, target) pair is then fine-tuned with chapter 4's protocol (20 images per class, one
+# learning rate and 150 steps for every source, so the letters models' runs are shared with that chapter) and
+# linear-probed on frozen features, three seeds each. `profile="smoke"` runs the same on tiny models in seconds;
+# this chapter has no real-tier variant yet (the sources it builds are part of the embedded world).
+
+# %% tags=["remove-cell"]
+import sys
+
+if "google.colab" in sys.modules:  # on Colab, install the package this book is built on
+    # %pip install -q "tlcore[book] @ git+https://github.com/tlcore-book/deep-transfer-survey"
+    pass
+
+# %% tags=["parameters"]
+profile = "embedded"
+seeds = None  # None: the profile's seeds
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+import tlcore
+from tlcore.book import glue, glue_verdict, set_style, verdict_table
+from tlcore.results import save_table
+from tlcore.studies import source_data_study
+
+set_style()
+setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup
+
+# %% [markdown]
+# ## Experiment
+#
+# The two new sources beside the targets they are matched to (one image per class, first row source, second row
+# target):
+
+# %%
+pairs = [("digits_fonts", "digits_real"), ("textures_source", "textures_far")]
+fig, axes = plt.subplots(4, 10, figsize=(10, 4.4))
+for row, name in enumerate(name for pair in pairs for name in pair):
+    images = tlcore.data.load(name, "val")
+    first_of_class = [int((images.labels == c).nonzero()[0]) for c in range(10)]
+    for ax, index in zip(axes[row], first_of_class):
+        ax.imshow(images.images[index, 0], cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([]), ax.set_yticks([])
+    axes[row, 0].set_ylabel(name, rotation=0, ha="right", fontsize=8)
+fig.suptitle("Small matched sources (rows 1, 3) and their targets (rows 2, 4)");
+
+# %% [markdown]
+# The study pretrains what the zoo does not have yet, then fine-tunes and probes every pair. `roles` says which model
+# plays which part in each claim's comparison; the DATL models are registered on the fly because their class weights
+# are estimated here, from the letters model's mean softmax over each target's training images (labels unused).
+
+# %%
+study = source_data_study(setup)
+save_table(study["runs"], "source_runs")
+save_table(study["roles"], "source_roles")
+save_table(study["emd"], "source_emd")
+save_table(study["datl_weights"], "source_datl_weights")
+runs = study["runs"]
+comparisons = study["roles"].merge(runs, on=["model", "target"])
+glue("source_runs_count", len(runs))
+study["roles"].pivot_table(index=["claim", "target"], columns="arm", values="model", aggfunc="first").fillna("")
+
+# %% [markdown]
+# How well each source model learnt its own source task (validation accuracy on the source; none for SimCLR, which
+# sees no labels). A source model that has not learnt its source has little to transfer:
+
+# %%
+study["sources"].round(3)
+
+# %% [markdown]
+# ## Result
+#
+# Fine-tuned (top) and linear-probe (bottom) test accuracy of each arm of S1, S2, S4 and S5, one dot per seed:
+
+# %%
+tidy = comparisons[comparisons.claim != "S3"].melt(
+    id_vars=["claim", "target", "arm", "model", "seed"], value_vars=["finetune_accuracy", "probe_accuracy"],
+    var_name="evaluation", value_name="accuracy")
+tidy["comparison"] = tidy.claim + " · " + tidy.target
+g = sns.catplot(data=tidy, x="accuracy", y="arm", col="comparison", row="evaluation", hue="arm", kind="strip",
+                sharey=False, height=2.4, aspect=1.25, legend=False, s=6)
+g.set_titles("{col_name}\n{row_name}", size=8);
+
+# %% [markdown]
+# Mean over seeds per (model, target):
+
+# %%
+means = runs.groupby(["model", "target"])[["finetune_accuracy", "probe_accuracy"]].mean().unstack("target")
+means.round(3)
+
+# %% [markdown]
+# DATL's class weights: the letters classes the letters model thinks each target looks like most (weight = $P_t /
+# P_s$, mean 1 over the source):
+
+# %%
+weights = study["datl_weights"]
+weights.sort_values("weight", ascending=False).groupby("target").head(5)[["target", "source_class", "weight"]]
+
+# %% [markdown]
+# EMD similarity of each source dataset to each target (features of the letters model) against fine-tuned accuracy,
+# both centred on the target's mean, as the S3 rule compares them:
+
+# %%
+s3 = comparisons[comparisons.claim == "S3"].groupby(["model", "target"])["finetune_accuracy"].mean().to_frame()
+s3 = s3.join(study["emd"].groupby(["model", "target"])["emd_similarity"].mean())
+centred = (s3 - s3.groupby(level="target").transform("mean")).reset_index()
+fig, ax = plt.subplots(figsize=(5.6, 3.6))
+sns.scatterplot(data=centred, x="emd_similarity", y="finetune_accuracy", hue="target", style="model", s=70, ax=ax)
+ax.set(xlabel="EMD similarity − target mean", ylabel="fine-tuned accuracy − target mean",
+       title="S3: does EMD similarity rank sources per target?")
+ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left");
+
+# %% [markdown]
+# ## Verdict
+#
+# The rules were written in `tlcore.claims.source_data` before these runs; they read the tables saved above.
+
+# %%
+verdicts = [tlcore.claims.verdict(claim) for claim in ("S1", "S2", "S3", "S4", "S5")]
+for v in verdicts:
+    glue_verdict(v)
+verdict_table(verdicts)
+
+# %% [markdown]
+# - **S1** — {glue:text}`s1_verdict`. {glue:text}`s1_detail`
+# - **S2** — {glue:text}`s2_verdict`. {glue:text}`s2_detail`
+# - **S3** — {glue:text}`s3_verdict`. {glue:text}`s3_detail`
+# - **S4** — {glue:text}`s4_verdict`. {glue:text}`s4_detail`
+# - **S5** — {glue:text}`s5_verdict`. {glue:text}`s5_detail`
+#
+# **What the numbers say, and why.** Read them next to the table of source accuracies above, because one of the
+# new sources failed at its own task: the texture source model, trained from scratch for 200 steps at the zoo's
+# learning rate, stayed near chance on the source gratings (low-contrast gratings under heavy noise are hard to
+# learn from scratch in so few steps; chapter 1 shows the same target needs a high learning rate from scratch).
+# A source model that has learnt nothing transfers nothing, so on `textures_far` the "small matched source" arm of
+# S1 is far below the letters model, and that pair also dominates S3's correlation. This is a failure of our
+# pretraining recipe for that source, not evidence about matched sources in general; the rules were not changed
+# after seeing it. The same gratings *do* teach the letters model: after the intermediate step on them (S4's
+# two-step model) its frozen features separate the far target's gratings far better than the letters model's do
+# (linear-probe column of the table of means), even though full fine-tuning closes that gap in 150 steps. Our
+# compact SimCLR on the same gratings, 200 steps from scratch, ended near chance on the target as well (probe and
+# fine-tuning), so S5 is judged on a self-supervised model that did not learn usable features: at this scale and
+# budget it is a negative result for our recipe, not a test of self-supervision at the survey's scale. The font digits, which the same recipe learns well, are the clean test of S1: there the small
+# matched source and the two-step route through it are compared with the large letters source on the handwritten
+# digits. The letters models trained for only 200 steps (20 or 300 images per class) are weak on their source too,
+# which is why S1's "more source data" half compares two under-trained models. DATL's re-weighting, by contrast,
+# is measured between two models with the identical short recipe, so its difference is the weighting alone.
+#
+# ## In practice
+#
+# - A small source that looks like your target is worth trying next to the big generic model, and it is cheap: here
+#   a thousand rendered digits pretrain in seconds. Compare the two on your validation split, not on faith.
+# - A second pretraining step on data close to the target (two-step transfer) costs one short fine-tune and keeps
+#   the generic model's features as the starting point.
+# - DATL needs no target labels: the source model's mean prediction on the target's images is the class prior.
+# - Measure source-target similarity (EMD, or a linear probe, {doc}`04_transferability_metrics`) before spending
+#   compute on pretraining; at this scale check how well it actually ranks sources before relying on it.
