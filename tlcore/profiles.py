@@ -26,6 +26,12 @@ class Profile:
     regularizer_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
     regularizer_sizes: tuple[int, ...] = (5, 20)
     regularizers: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm")
+    # What to transfer (chapter 2): keep the first k stages, re-initialise the rest, LR grid x seeds per k.
+    reinit_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    reinit_size: int = 20
+    reinit_stages: tuple[int, ...] = (1, 2, 3, 4)
+    reinit_lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
+    reinit_steps: int = 100
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -42,12 +48,14 @@ PROFILES = {
                     lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)},
                     candidates=("resnet18", "resnet50", "densenet121", "mobilenetv3_large_100", "efficientnet_b0",
                                 "convnext_tiny", "vit_small_patch16_224"), ranking_lr=0.01, ranking_steps=1000,
-                    regularizer_targets=("flowers102", "dtd"), regularizer_sizes=(5, 20)),
+                    regularizer_targets=("flowers102", "dtd"), regularizer_sizes=(5, 20),
+                    reinit_targets=("flowers102", "dtd"), reinit_lrs=(0.003, 0.01, 0.03), reinit_steps=1000),
     "smoke": Profile("smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12,
                      batch_size=32, eval_every=4, tuning_size=4,
                      lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
                      candidates=("glyph_micro", "glyph_micro_ls"), ranking_size=6, ranking_steps=8,
-                     regularizer_sizes=(4, 8)),
+                     regularizer_sizes=(4, 8), reinit_size=4, reinit_stages=(2, 4), reinit_lrs=(0.03, 0.1),
+                     reinit_steps=8),
 }
 
 
