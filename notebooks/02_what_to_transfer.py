@@ -115,7 +115,6 @@ per_stage.pivot_table(index="target", columns="stage", values="test_accuracy").r
 reinit = reinit_study(setup)
 save_table(reinit["tuning"], "reinit_tuning")
 save_table(reinit["grid"], "reinit_grid")
-glue("reinit_runs", len(reinit["tuning"]))
 reinit["chosen"].pivot(index="target", columns="transferred_stages", values="lr")
 
 # %% [markdown]
