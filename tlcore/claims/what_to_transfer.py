@@ -58,8 +58,8 @@ def rule_t3(tables) -> Verdict:
     overall = bootstrap_ci(gaps.groupby("seed")["gap"].mean().to_numpy())
     rhos = []
     for _, seed_rows in per_target.groupby("seed"):
-        seed_rows = seed_rows.set_index("target").reindex(similarity.index)
-        rhos.append(_rank_correlation(similarity.to_numpy(), seed_rows["gap"].to_numpy()))
+        seed_gaps = seed_rows.set_index("target")["gap"]
+        rhos.append(_rank_correlation(similarity[seed_gaps.index].to_numpy(), seed_gaps.to_numpy()))
     rho = bootstrap_ci(rhos)
     cells = summarise(per_target, by=["target"], value="gap").set_index("target").reindex(similarity.index)
     least = similarity.index[-1]
