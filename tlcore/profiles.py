@@ -47,6 +47,12 @@ class Profile:
     datl_base: str = "glyph_resnet_narrow_short"
     datl_targets: tuple[str, ...] = ("glyphs_mid", "digits_real")
     selfsup_models: tuple[tuple[str, str], ...] = (("textures_far", "textures_source_narrow_simclr"),)
+    # What to transfer (chapter 2): keep the first k stages, re-initialise the rest, LR grid x seeds per k.
+    reinit_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    reinit_size: int = 20
+    reinit_stages: tuple[int, ...] = (1, 2, 3, 4)
+    reinit_lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
+    reinit_steps: int = 100
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -65,7 +71,8 @@ PROFILES = {
                                 "convnext_tiny", "vit_small_patch16_224"), ranking_lr=0.01, ranking_steps=1000,
                     regularizer_targets=("flowers102", "dtd"), regularizer_sizes=(5, 20),
                     advice_cells=(("flowers102", 5), ("flowers102", 50), ("dtd", 5), ("dtd", 50)),
-                    transferred_targets=("flowers102", "dtd")),
+                    transferred_targets=("flowers102", "dtd"),
+                    reinit_targets=("flowers102", "dtd"), reinit_lrs=(0.003, 0.01, 0.03), reinit_steps=1000),
     "smoke": Profile("smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12,
                      batch_size=32, eval_every=4, tuning_size=4,
                      lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
@@ -80,7 +87,9 @@ PROFILES = {
                      two_step_models=(("digits_real", "glyph_micro_then_digits_fonts"),
                                       ("textures_far", "glyph_micro_then_textures_source")),
                      datl_base="glyph_micro", datl_targets=("digits_real",),
-                     selfsup_models=(("textures_far", "textures_source_micro_simclr"),)),
+                     selfsup_models=(("textures_far", "textures_source_micro_simclr"),),
+                     reinit_size=4, reinit_stages=(2, 4), reinit_lrs=(0.03, 0.1),
+                     reinit_steps=8),
 }
 
 

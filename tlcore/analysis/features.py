@@ -51,3 +51,41 @@ def ordered_batches(dataset: Dataset, batch_size: int):
             yield images[start : start + batch_size], dataset.labels[start : start + batch_size]
     else:
         yield from DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+
+
+@torch.inference_mode()
+def extract_stage_features(
+    model: nn.Module,
+    dataset: Dataset,
+    *,
+    stages: list[int] | None = None,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+    """Global-average-pooled output of every chosen stage of ``model`` (all stages when ``None``) on ``dataset``.
+
+    Returns ``({stage index: (N, C_stage) float32 CPU tensor}, labels)``. Stages are those of
+    :func:`tlcore.finetune.stages.model_stages` (the stem is part of stage 0), so a stage's features are what
+    "transfer the first k stages" keeps, read at stage ``k - 1``. The model is put in eval mode and restored.
+    """
+    from ..finetune.stages import StageOutputs, model_stages, select_stages
+
+    chosen = select_stages(model_stages(model), stages)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    hooks = StageOutputs(model, chosen, always=True)  # always: inference mode records no graph
+    pooled: list[list[torch.Tensor]] = [[] for _ in chosen]
+    labels = []
+    try:
+        for inputs, targets in ordered_batches(dataset, batch_size):
+            model.forward_features(inputs.to(device, non_blocking=True))
+            for store, output in zip(pooled, hooks.take()):
+                if output.ndim != 4:
+                    raise ValueError(f"stage outputs must be (N, C, H, W) feature maps to pool, got {output.ndim}-D")
+                store.append(output.float().mean(dim=(2, 3)).cpu())
+            labels.append(torch.as_tensor(targets).long().cpu())
+    finally:
+        hooks.remove()
+        model.train(was_training)
+    return {stage.index: torch.cat(store) for stage, store in zip(chosen, pooled)}, torch.cat(labels)

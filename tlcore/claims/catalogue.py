@@ -5,12 +5,14 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import metrics, practice, regularizers, source_data, transfer, transferred
+from . import metrics, practice, regularizers, source_data, transfer, transferred, what_to_transfer
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
 CH4 = "04_transferability_metrics"
 CH5 = "05_regularizers"
+CH2 = "02_what_to_transfer"
+W2 = what_to_transfer
 REG = (regularizers.GRID, regularizers.SIMILARITY)
 CH8 = "08_what_is_transferred"
 CH7 = "07_source_data"
@@ -30,11 +32,11 @@ _CATALOGUE = [
      "Source checkpoints at several source sizes and epochs, fine-tuned on the targets.", "03_which_source_model"),
     ("T3", "5.1 (3), 5.6, 7.1 (1)", "Fine-tuning beats a linear probe on frozen features; the gap is large for "
      "dissimilar targets and small for similar ones.", "Fine-tune minus linear-probe accuracy per target, "
-     "against measured similarity.", "02_what_to_transfer"),
+     "against measured similarity.", CH2, (W2.PROBE_GAP, W2.SIMILARITY), W2.rule_t3),
     ("T4", "5.1 (4), 5.3, 7.1 (4)", "Transfer more layers when source and target are similar and fewer when they "
      "are not; with tuned hyper-parameters, transferring every layer but the head is often not best.",
      "Transfer the first k stages and re-initialise the rest, LR tuned per k, near and far targets.",
-     "02_what_to_transfer"),
+     CH2, (W2.REINIT_TUNING, W2.SIMILARITY), W2.rule_t4),
     ("T5", "5.1 (5)", "Deeper networks transfer better.", "Zoo models of several depths, same source.",
      "03_which_source_model"),
     ("T6", "5.1, 5.2.4", "Models that are better on the source transfer better, with diminishing returns; the best "
@@ -69,7 +71,7 @@ _CATALOGUE = [
     ("H1", "5.2.4, 7.1 (3)", "The best learning rate and momentum are lower for similar pairs and higher for "
      "dissimilar ones.", "LR x momentum grid per target; arg-max against similarity.", "06_hyperparameters"),
     ("H2", "5.2.4, 7.1 (4)", "The best learning rate depends on how many layers are re-initialised.",
-     "LR grid x number of re-initialised stages.", "06_hyperparameters"),
+     "LR grid x number of re-initialised stages.", CH2, (W2.REINIT_TUNING,), W2.rule_h2),
     ("H3", "7.1 (3)", "Small targets want a faster learning-rate decay (fewer updates).",
      "Schedule length x target size.", "06_hyperparameters"),
     ("H4", "5.2.4 (BiT, 2)", "MixUp helps fine-tuning on mid-size targets only.", "MixUp on/off against target size.",
@@ -114,7 +116,7 @@ _CATALOGUE = [
     ("P2", "3.4, 5.3", "Lower layers are general, higher layers task-specific.", "Layer-wise CKA before/after "
      "fine-tuning, near vs far.", CH8, (transferred.CKA,), transferred.rule_p2),
     ("P3", "5.7.3, 7.1 (4)", "For small dissimilar targets, fixed features from an inner layer beat the last layer.",
-     "Linear probes on every stage's features.", "02_what_to_transfer"),
+     "Linear probes on every stage's features.", CH2, (W2.STAGE_PROBES, W2.SIMILARITY), W2.rule_p3),
     ("P4", "blog", "Pretrained models struggle on ambiguous samples; their extra correct answers are on easy ones.",
      "Per-sample correctness of pretrained vs scratch against a difficulty score.", CH8, (transferred.SAMPLES,),
      transferred.rule_p4),

@@ -1,0 +1,213 @@
+"""Verdict rules of the chapter "What to transfer: layers, freezing, probing" (claims T3, T4, P3, H2).
+
+Tables (written by the chapter):
+- ``probe_vs_finetune``: one row per (target, n_per_class, seed): finetune_accuracy (chapter 1's pretrained run),
+  probe_accuracy (linear probe on the same model's frozen penultimate features, same samples), gap = the difference.
+- ``stage_probes``: one row per (target, n_per_class, seed, stage): val_accuracy, test_accuracy of a linear probe on
+  that stage's pooled features; ``last`` marks the last stage.
+- ``reinit_tuning``: one row per run: target, transferred_stages (k), reinitialised_stages, lr, seed, val_accuracy,
+  test_accuracy — every learning rate with every seed.
+- ``target_similarity``: chapter 1's measured similarity (probe gain) per (target, seed).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from ..experiment import select_on_validation
+from .registry import Verdict
+from .stats import bootstrap_ci, summarise
+
+PROBE_GAP, STAGE_PROBES, REINIT_TUNING, SIMILARITY = (
+    "probe_vs_finetune", "stage_probes", "reinit_tuning", "target_similarity")
+
+
+def _similarity(tables, targets) -> pd.Series:
+    """Mean measured similarity of ``targets``, most similar first; ``KeyError`` for a target never measured."""
+    similarity = tables(SIMILARITY).groupby("target")["similarity"].mean()
+    missing = sorted(set(targets) - set(similarity.index))
+    if missing:
+        raise KeyError(f"no measured similarity for target(s) {missing} in table {SIMILARITY!r}")
+    return similarity.reindex(list(targets)).sort_values(ascending=False)
+
+
+def _rank_correlation(x, y) -> float:
+    """Spearman rho; 0 when either side is constant (no ordering to correlate)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    return float(spearmanr(x, y).statistic)
+
+
+def _interval(ci) -> str:
+    return f"{100 * ci[0]:+.1f} [{100 * ci[1]:+.1f}, {100 * ci[2]:+.1f}]"
+
+
+def rule_t3(tables) -> Verdict:
+    """gap = test accuracy of fine-tuning minus that of a linear probe on the same model's frozen features (same
+    samples, probe strength chosen on validation), per target, size and seed. (a) Fine-tuning beats the probe: the
+    mean gap over targets and sizes has its 95% bootstrap interval over seeds above 0. (b) The gap is larger for
+    less similar targets: per seed, Spearman rho across targets between measured similarity and the gap (mean over
+    sizes); its 95% bootstrap interval over seeds lies below 0. Supported when (a) and (b) hold; mixed when (a)
+    holds and (b) does not (or (a) fails but the least similar target's gap has its interval above 0); not
+    supported otherwise."""
+    gaps = tables(PROBE_GAP)
+    per_target = gaps.groupby(["target", "seed"], as_index=False)["gap"].mean()
+    similarity = _similarity(tables, per_target["target"].unique())
+    overall = bootstrap_ci(gaps.groupby("seed")["gap"].mean().to_numpy())
+    rhos = []
+    for _, seed_rows in per_target.groupby("seed"):
+        seed_gaps = seed_rows.set_index("target")["gap"]
+        rhos.append(_rank_correlation(similarity[seed_gaps.index].to_numpy(), seed_gaps.to_numpy()))
+    rho = bootstrap_ci(rhos)
+    cells = summarise(per_target, by=["target"], value="gap").set_index("target").reindex(similarity.index)
+    least = similarity.index[-1]
+    beats, ordered = overall[1] > 0, rho[2] < 0
+    if beats and ordered:
+        verdict = "supported"
+    elif beats or cells.loc[least, "low"] > 0:
+        verdict = "mixed"
+    else:
+        verdict = "not supported"
+    return Verdict(
+        "T3", verdict, round(100 * overall[0], 1), "mean gap fine-tune - probe (points)",
+        f"fine-tune - probe, mean over targets and sizes {_interval(overall)} points; per target (most similar "
+        "first): " + ", ".join(f"{t} {100 * r['mean']:+.1f}" for t, r in cells.iterrows())
+        + f"; Spearman rho(similarity, gap) {rho[0]:+.2f} (95% CI {rho[1]:+.2f} to {rho[2]:+.2f}).",
+        {"overall": overall, "rho": rho, "per_target": cells["mean"].to_dict()},
+    )
+
+
+def inner_minus_last(probes: pd.DataFrame) -> pd.DataFrame:
+    """Per (target, seed): the inner stage with the best validation accuracy (ties: the deeper) and d = its test
+    accuracy minus the last stage's. Columns target, seed, inner_stage, d."""
+    rows = []
+    for (target, seed), group in probes.groupby(["target", "seed"]):
+        last = group[group["last"].astype(bool)]
+        inner = group[~group["last"].astype(bool)].sort_values("stage")
+        if len(last) != 1 or inner.empty:
+            raise ValueError(f"{target}, seed {seed}: need one last stage and at least one inner stage")
+        best = inner.loc[inner["val_accuracy"][::-1].idxmax()]
+        rows.append({"target": target, "seed": seed, "inner_stage": int(best["stage"]),
+                     "d": float(best["test_accuracy"] - last["test_accuracy"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def rule_p3(tables) -> Verdict:
+    """At the smallest size, per target and seed: the inner stage whose frozen pooled features give the best probe
+    validation accuracy, and d = its test accuracy minus the last stage's. The two least similar targets (measured
+    similarity) are the dissimilar ones. Supported when d on some dissimilar target has its 95% bootstrap interval
+    over seeds above 0 and the mean d over the dissimilar targets exceeds that over the others; mixed when d > 0 on
+    average on some dissimilar target otherwise; not supported when d <= 0 on average on both."""
+    probes = tables(STAGE_PROBES)
+    probes = probes[probes["n_per_class"] == probes["n_per_class"].min()]
+    d = inner_minus_last(probes)
+    similarity = _similarity(tables, d["target"].unique())
+    dissimilar = list(similarity.index[-2:])
+    cells = summarise(d, by=["target"], value="d").set_index("target").reindex(similarity.index)
+    far, near = cells.loc[dissimilar], cells.drop(index=dissimilar)
+    contrast = far["mean"].mean() > (near["mean"].mean() if len(near) else -np.inf)
+    if (far["low"] > 0).any() and contrast:
+        verdict = "supported"
+    elif (far["mean"] > 0).any():
+        verdict = "mixed"
+    else:
+        verdict = "not supported"
+    stages = d.groupby("target")["inner_stage"].agg(lambda s: "/".join(map(str, sorted(set(s)))))
+    return Verdict(
+        "P3", verdict, round(100 * float(far["mean"].max()), 1),
+        "best inner - last stage probe, dissimilar targets (points)",
+        f"at {int(probes['n_per_class'].min())}/class, inner (chosen on validation) - last stage probe accuracy: "
+        + ", ".join(f"{t} {_interval((r['mean'], r.low, r.high))} (stage {stages[t]})" for t, r in cells.iterrows())
+        + f" points; dissimilar: {', '.join(dissimilar)}.",
+        {"cells": cells.reset_index().to_dict("records"), "dissimilar": dissimilar},
+    )
+
+
+def reinit_at_chosen_lr(tuning: pd.DataFrame) -> pd.DataFrame:
+    """The runs of ``reinit_tuning`` at each (target, k)'s learning rate chosen on mean validation accuracy."""
+    chosen = select_on_validation(tuning, by=["target", "transferred_stages"], param="lr")
+    return tuning.merge(chosen[["target", "transferred_stages", "lr"]], on=["target", "transferred_stages", "lr"])
+
+
+def rule_t4(tables) -> Verdict:
+    """Each k (stages transferred, the rest re-initialised) at its learning rate chosen on mean validation accuracy;
+    test accuracy per seed. B = acc(most stages transferred) - acc(fewest), the benefit of transferring more.
+    (a) Transfer more when similar: B(most similar target) - B(least similar target), paired by seed, has its 95%
+    bootstrap interval above 0. (b) Transferring every stage is not always best: on some target the k chosen on
+    validation is below the maximum and beats it on test on average. Supported when (a) and (b) hold; mixed when
+    only one holds, or (a) holds on average only; not supported otherwise."""
+    grid = reinit_at_chosen_lr(tables(REINIT_TUNING))
+    similarity = _similarity(tables, grid["target"].unique())
+    near, far = similarity.index[0], similarity.index[-1]
+    ks = sorted(grid["transferred_stages"].unique())
+    most, fewest = ks[-1], ks[0]
+    wide = grid.pivot_table(index=["target", "seed"], columns="transferred_stages", values="test_accuracy")
+    benefit = (wide[most] - wide[fewest]).unstack("target")
+    contrast = bootstrap_ci((benefit[near] - benefit[far]).dropna().to_numpy())
+    by_k = grid.groupby(["target", "transferred_stages"])[["val_accuracy", "test_accuracy"]].mean()
+    partial_wins = {}
+    for target in similarity.index:
+        rows = by_k.loc[target]
+        chosen_k = int(rows["val_accuracy"][::-1].idxmax())  # ties: transfer more
+        if chosen_k < most:
+            partial_wins[target] = (chosen_k, float(rows.loc[chosen_k, "test_accuracy"] - rows.loc[most, "test_accuracy"]))
+    not_all = any(gain > 0 for _, gain in partial_wins.values())
+    a_strong, a_weak = contrast[1] > 0, contrast[0] > 0
+    if a_strong and not_all:
+        verdict = "supported"
+    elif a_weak or not_all:
+        verdict = "mixed"
+    else:
+        verdict = "not supported"
+    best_test = {t: int(by_k.loc[t]["test_accuracy"].idxmax()) for t in similarity.index}
+    return Verdict(
+        "T4", verdict, round(100 * contrast[0], 1), "benefit of transferring more, near - far (points)",
+        f"B = acc(k={most}) - acc(k={fewest}): {near} {100 * benefit[near].mean():+.1f}, {far} "
+        f"{100 * benefit[far].mean():+.1f} points; near - far {_interval(contrast)}. k chosen on validation below "
+        f"{most}: " + (", ".join(f"{t} k={k} ({100 * g:+.1f} points vs k={most})" for t, (k, g) in partial_wins.items())
+                       or "none")
+        + "; best k on test: " + ", ".join(f"{t} {k}" for t, k in best_test.items()) + ".",
+        {"contrast": contrast, "benefit": benefit.mean().to_dict(), "partial_wins": partial_wins,
+         "best_test_k": best_test},
+    )
+
+
+def best_lr_per_seed(tuning: pd.DataFrame) -> pd.DataFrame:
+    """Per (target, seed, k): the learning rate with the best validation accuracy in that seed's runs (ties: the
+    lower). Columns target, seed, transferred_stages, reinitialised_stages, lr."""
+    runs = tuning.dropna(subset=["val_accuracy"]).sort_values("lr")
+    best = runs.loc[runs.groupby(["target", "seed", "transferred_stages"])["val_accuracy"].idxmax()]
+    return best[["target", "seed", "transferred_stages", "reinitialised_stages", "lr"]].reset_index(drop=True)
+
+
+def rule_h2(tables) -> Verdict:
+    """Per target and seed, the best learning rate of each k on validation, and Spearman rho across k between the
+    number of re-initialised stages and that learning rate (0 when either is constant); per seed the mean over
+    targets. Supported when rho's 95% bootstrap interval over seeds excludes 0 (the best learning rate moves with k,
+    consistently across seeds); mixed when it does not but the learning rate chosen on mean validation accuracy
+    differs between k on some target; not supported when that choice is the same for every k on every target."""
+    tuning = tables(REINIT_TUNING)
+    best = best_lr_per_seed(tuning)
+    rhos = (best.groupby(["seed", "target"])
+            .apply(lambda g: _rank_correlation(g["reinitialised_stages"], np.log(g["lr"])), include_groups=False)
+            .groupby("seed").mean())
+    rho = bootstrap_ci(rhos.to_numpy())
+    chosen = select_on_validation(tuning, by=["target", "transferred_stages"], param="lr")
+    varies = chosen.groupby("target")["lr"].nunique() > 1
+    if rho[1] > 0 or rho[2] < 0:
+        verdict = "supported"
+    elif varies.any():
+        verdict = "mixed"
+    else:
+        verdict = "not supported"
+    lrs = chosen.pivot(index="target", columns="transferred_stages", values="lr")
+    return Verdict(
+        "H2", verdict, round(rho[0], 2), "Spearman rho(re-initialised stages, best LR)",
+        f"rho(re-initialised stages, best validation LR) {rho[0]:+.2f} (95% CI {rho[1]:+.2f} to {rho[2]:+.2f}) "
+        "over seeds; LR chosen on mean validation accuracy by stages transferred: "
+        + "; ".join(f"{t}: " + ", ".join(f"k={k} {lr:g}" for k, lr in row.items()) for t, row in lrs.iterrows())
+        + ".",
+        {"rho": rho, "rho_by_seed": rhos.to_dict(), "chosen": chosen.to_dict("records")},
+    )
