@@ -130,11 +130,17 @@ def rule_t6(tables, n_resamples: int = 2000) -> Verdict:
     finetuned = tables(FINETUNED)
     finetuned = finetuned[finetuned.model.isin(sources.index)]
     rho = source_target_rho(finetuned, sources)
-    seeds = np.array(sorted(finetuned["seed"].unique()))
+    # Resampling seeds: per-seed means as an array (seed, target, model), averaged over each resample's seeds.
+    cube = finetuned.pivot_table(index=["seed", "target"], columns="model", values="test_accuracy", aggfunc="mean")
+    seeds = cube.index.get_level_values("seed").unique()
+    targets = cube.index.get_level_values("target").unique()
+    array = np.stack([cube.loc[s].reindex(targets).to_numpy() for s in seeds])
+    x = sources.reindex(cube.columns).to_numpy()
     generator = np.random.default_rng(0)
-    by_seed = {s: finetuned[finetuned.seed == s] for s in seeds}
-    boot = [source_target_rho(pd.concat([by_seed[s] for s in generator.choice(seeds, seeds.size)]), sources)
-            for _ in range(n_resamples)]
+    boot = []
+    for _ in range(n_resamples):
+        means = array[generator.integers(0, len(seeds), len(seeds))].mean(axis=0)
+        boot.append(np.nanmean([spearmanr(x, row).statistic for row in means]))
     low, high = np.nanquantile(boot, [0.025, 0.975])
     bend = curvature(finetuned, sources)
     means = finetuned.groupby(["target", "model"])["test_accuracy"].mean().unstack("model")
