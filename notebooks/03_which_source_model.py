@@ -151,9 +151,9 @@ verdict_table(verdicts)
 #
 # - Compare candidate source models on *your* target: even in this small world the ranking of the zoo changes from
 #   one target to the next, so the model with the best source accuracy is a reasonable first guess, not a rule.
-# - More pretraining and more source images are cheap insurance only when the source is related to the target; how
-#   much they buy is measured above, per target.
-# - If you will use frozen features (a linear probe, few-shot prototypes), prefer a source model trained with plain
-#   softmax cross-entropy over one trained with label smoothing or extra penultimate-layer regularisation, even if
-#   the latter scores higher on the source ({cite}`kornblith2021why`); for full fine-tuning the difference matters
-#   less.
+# - Check how long and on how much data a checkpoint was pretrained, and its recorded source accuracy, before
+#   trusting it: T2 above measures what a shorter pretraining or a smaller source costs in this world.
+# - For frozen features (a linear probe, few-shot prototypes) the source loss matters: {cite}`kornblith2021why`
+#   found that label smoothing and penultimate-layer regularisation raise ImageNet accuracy but make frozen features
+#   transfer worse, while full fine-tuning hides most of the difference. S6 above reports whether each loss raised
+#   source accuracy here and what it did to probe transfer — measured, not assumed.
