@@ -149,8 +149,8 @@ verdict_table(verdicts)
 #
 # ## In practice
 #
-# - Compare candidate source models on *your* target: even in this small world the ranking of the zoo changes from
-#   one target to the next, so the model with the best source accuracy is a reasonable first guess, not a rule.
+# - Compare candidate source models on *your* target: source accuracy is a first guess, and T6 above measures how
+#   far it goes here and whether the zoo's best model changes from one target to the next.
 # - Check how long and on how much data a checkpoint was pretrained, and its recorded source accuracy, before
 #   trusting it: T2 above measures what a shorter pretraining or a smaller source costs in this world.
 # - For frozen features (a linear probe, few-shot prototypes) the source loss matters: {cite}`kornblith2021why`
