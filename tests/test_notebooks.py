@@ -26,6 +26,7 @@ def test_chapters_have_a_parameters_cell_with_a_profile(source):
 
 CHAPTERS = {
     "01_does_transfer_help": ({"t1_verdict", "t7_verdict", "t8_verdict", "similarity_summary"}, "transfer_grid"),
+    "03_which_source_model": ({"t2_verdict", "t5_verdict", "t6_verdict", "s6_verdict"}, "source_model_probes"),
     "04_transferability_metrics": ({"m1_verdict", "m2_verdict"}, "transferability_scores"),
     "05_regularizers": ({"r1_verdict", "r2_verdict", "r3_verdict", "r4_verdict"}, "regularizer_grid"),
     "10_best_practice": ({"b1_verdict"}, "advice_leaderboard"),

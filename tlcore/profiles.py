@@ -2,7 +2,7 @@
 backbones and torchvision datasets, for a GPU with internet) and ``smoke`` (seconds; for tests)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .data import TARGETS
 
@@ -53,6 +53,10 @@ class Profile:
     reinit_stages: tuple[int, ...] = (1, 2, 3, 4)
     reinit_lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
     reinit_steps: int = 100
+    # Chapter 3: zoo models by the role they play in a comparison (the reference is plain cross-entropy, shallow,
+    # fully pretrained); the ones fine-tuned beyond ``candidates``; the others are scored by linear probes only.
+    source_roles: dict = field(default_factory=dict)
+    source_finetuned: tuple[str, ...] = ()
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -63,7 +67,14 @@ PROFILES = {
                         batch_size=64, eval_every=25, tuning_size=20,
                         lr_grid={"pretrained": (0.01, 0.03, 0.1, 0.3), "scratch": (0.1, 0.3, 0.6)},
                         candidates=("glyph_resnet_narrow", "glyph_resnet_narrow_short", "glyph_resnet_narrow_ls",
-                                    "glyph_resnet_wide", "glyph_resnet_deep")),
+                                    "glyph_resnet_wide", "glyph_resnet_deep"),
+                        source_roles={"reference": "glyph_resnet_narrow", "deeper": "glyph_resnet_deep",
+                                      "wider": "glyph_resnet_wide", "fewer_steps": "glyph_resnet_narrow_short",
+                                      "half_steps": "glyph_resnet_narrow_mid",
+                                      "fewer_images": "glyph_resnet_narrow_fewer",
+                                      "label_smoothing": "glyph_resnet_narrow_ls",
+                                      "penultimate_dropout": "glyph_resnet_narrow_dropout"},
+                        source_finetuned=("glyph_resnet_narrow_fewer",)),
     "real": Profile("real", "resnet50", ("pets", "flowers102", "dtd", "fgvc_aircraft"), (5, 20, 50), (0, 1, 2),
                     steps=2000, batch_size=64, eval_every=200, tuning_size=20,
                     lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)},
@@ -89,7 +100,11 @@ PROFILES = {
                      datl_base="glyph_micro", datl_targets=("digits_real",),
                      selfsup_models=(("textures_far", "textures_source_micro_simclr"),),
                      reinit_size=4, reinit_stages=(2, 4), reinit_lrs=(0.03, 0.1),
-                     reinit_steps=8),
+                     reinit_steps=8,
+                     source_roles={"reference": "glyph_micro", "deeper": "glyph_micro_deep",
+                                   "fewer_steps": "glyph_micro_short", "fewer_images": "glyph_micro_fewer",
+                                   "label_smoothing": "glyph_micro_ls", "penultimate_dropout": "glyph_micro_dropout"},
+                     source_finetuned=("glyph_micro_deep", "glyph_micro_short", "glyph_micro_fewer")),
 }
 
 

@@ -74,10 +74,7 @@ def transferability_study(profile, *, metrics=None, progress: bool = True) -> di
         train = data.load(target, "train", profile.ranking_size, seed=profile.seeds[0])
         scores = rank_models(candidates, train, metrics=metrics or DEFAULT_METRICS, progress=False)
         frames.append(scores.assign(target=target))
-    protocol = protocol_for(profile, profile.ranking_lr).with_(steps=profile.ranking_steps)
-    specs = [TransferRun(target, profile.ranking_size, True, name, protocol, seed)
-             for target in profile.targets for name in profile.candidates for seed in profile.seeds]
-    accuracy = run_many(specs, progress=progress).rename(columns={"arch": "model"})
+    accuracy = run_many(ranking_runs(profile, profile.candidates), progress=progress).rename(columns={"arch": "model"})
     return {"scores": pd.concat(frames, ignore_index=True), "accuracy": accuracy}
 
 
@@ -200,3 +197,27 @@ def reinit_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     chosen = select_on_validation(tuning, by=["target", "transferred_stages"], param="lr")
     grid = tuning.merge(chosen[["target", "transferred_stages", "lr"]], on=["target", "transferred_stages", "lr"])
     return {"tuning": tuning, "chosen": chosen, "grid": grid}
+def ranking_runs(profile, names) -> list[TransferRun]:
+    """Fine-tune each pretrained zoo model of ``names`` on every target at ``profile.ranking_size`` images per class,
+    one protocol for all (``profile.ranking_lr``, ``profile.ranking_steps``), every seed."""
+    protocol = protocol_for(profile, profile.ranking_lr).with_(steps=profile.ranking_steps)
+    return [TransferRun(target, profile.ranking_size, True, name, protocol, seed)
+            for target in profile.targets for name in names for seed in profile.seeds]
+
+
+def source_model_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Which source model transfers best? For every zoo model of ``profile.source_roles``: its source accuracy
+    (``sources``, one row per model), the linear-probe test accuracy of its frozen features on every target at
+    ``profile.ranking_size`` images per class (``probes``, one row per model x target x seed), and, for
+    ``profile.candidates`` plus ``profile.source_finetuned``, fine-tuned accuracy at the ranking protocol of
+    :func:`transferability_study` (``finetuned``, one row per run; the candidates' runs are the same runs)."""
+    from .analysis.source_models import probe_frame, source_model_frame
+
+    finetuned_names = list(dict.fromkeys([*profile.candidates, *profile.source_finetuned]))
+    roles = dict(profile.source_roles)
+    roles.update({name: name for name in finetuned_names if name not in roles.values()})  # T6 needs every source
+    sources = source_model_frame(roles)
+    finetuned = run_many(ranking_runs(profile, finetuned_names), progress=progress).rename(columns={"arch": "model"})
+    probes = probe_frame(list(sources["model"]), profile.targets, n_per_class=profile.ranking_size,
+                         seeds=profile.seeds)
+    return {"sources": sources, "probes": probes, "finetuned": finetuned}

@@ -5,7 +5,7 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import metrics, practice, regularizers, source_data, transfer, transferred, what_to_transfer
+from . import metrics, practice, regularizers, source_data, source_models, transfer, transferred, what_to_transfer
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
@@ -13,6 +13,8 @@ CH4 = "04_transferability_metrics"
 CH5 = "05_regularizers"
 CH2 = "02_what_to_transfer"
 W2 = what_to_transfer
+CH3 = "03_which_source_model"
+SRC = (source_models.SOURCES, source_models.FINETUNED, source_models.PROBES)
 REG = (regularizers.GRID, regularizers.SIMILARITY)
 CH8 = "08_what_is_transferred"
 CH7 = "07_source_data"
@@ -29,7 +31,8 @@ _CATALOGUE = [
      "Pretrained vs scratch over target similarity (near / mid / far / real) x target size.", CH1,
      (transfer.GRID, transfer.SIMILARITY), transfer.rule_t1),
     ("T2", "5.1 (2)", "More pretraining (more source images or more source iterations) transfers better.",
-     "Source checkpoints at several source sizes and epochs, fine-tuned on the targets.", "03_which_source_model"),
+     "Source checkpoints at several source sizes and epochs, fine-tuned on the targets.", CH3, SRC,
+     source_models.rule_t2),
     ("T3", "5.1 (3), 5.6, 7.1 (1)", "Fine-tuning beats a linear probe on frozen features; the gap is large for "
      "dissimilar targets and small for similar ones.", "Fine-tune minus linear-probe accuracy per target, "
      "against measured similarity.", CH2, (W2.PROBE_GAP, W2.SIMILARITY), W2.rule_t3),
@@ -37,11 +40,11 @@ _CATALOGUE = [
      "are not; with tuned hyper-parameters, transferring every layer but the head is often not best.",
      "Transfer the first k stages and re-initialise the rest, LR tuned per k, near and far targets.",
      CH2, (W2.REINIT_TUNING, W2.SIMILARITY), W2.rule_t4),
-    ("T5", "5.1 (5)", "Deeper networks transfer better.", "Zoo models of several depths, same source.",
-     "03_which_source_model"),
+    ("T5", "5.1 (5)", "Deeper networks transfer better.", "Zoo models of several depths, same source.", CH3, SRC,
+     source_models.rule_t5),
     ("T6", "5.1, 5.2.4", "Models that are better on the source transfer better, with diminishing returns; the best "
-     "model differs between targets.", "Source accuracy vs target accuracy across the zoo; rank changes.",
-     "03_which_source_model"),
+     "model differs between targets.", "Source accuracy vs target accuracy across the zoo; rank changes.", CH3,
+     SRC, source_models.rule_t6),
     ("T7", "3.4", "Negative transfer: the gap NTG = error(with source) - error(without) is positive when the source "
      "is dissimilar and the target large.", "NTG over the T1 grid.", CH1, (transfer.GRID, transfer.SIMILARITY),
      transfer.rule_t7),
@@ -99,7 +102,7 @@ _CATALOGUE = [
      source_data.TABLES, source_data.rule_s5),
     ("S6", "5.2.4", "Source losses that raise source accuracy (label smoothing and other non-softmax losses) give "
      "less transferable features.", "Zoo pretrained with cross-entropy vs label smoothing, linear-probe transfer.",
-     "03_which_source_model"),
+     CH3, SRC, source_models.rule_s6),
     # Transferability metrics
     ("M1", "5.2.5, 7.1 (6)", "H-score, NCE, LEEP (and later LogME, TransRate, ...) rank pretrained models by how "
      "well they fine-tune on a target.", "Scores for every zoo model x target against fine-tuned accuracy: weighted "

@@ -11,7 +11,7 @@ import json
 import logging
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -36,7 +36,9 @@ _RECIPE_OFF = {"parent": None, "objective": "supervised", "class_weights": ()}
 @dataclass(frozen=True)
 class ZooEntry:
     """A source model recipe. ``source_fraction`` < 1 keeps that share of the source classes (for source-size
-    experiments); ``source_per_class`` is the number of source training images per class."""
+    experiments); ``source_per_class`` is the number of source training images per class. ``drop_rate`` is dropout
+    on the penultimate features during pretraining only (a source-loss variant of Kornblith et al. 2021); the
+    models handed out for transfer have none."""
 
     name: str
     layers: tuple[int, ...]
@@ -61,10 +63,13 @@ class ZooEntry:
         object.__setattr__(self, "class_weights", tuple(float(w) for w in self.class_weights))
         if any(w < 0 for w in self.class_weights) or (self.class_weights and sum(self.class_weights) <= 0):
             raise ValueError("class_weights must be non-negative with a positive sum")
+    drop_rate: float = 0.0
 
     def recipe(self) -> dict:
         recipe = asdict(self)
         recipe.pop("description")
+        if not self.drop_rate:  # entries from before the field existed keep their cache keys
+            recipe.pop("drop_rate")
         recipe["protocol"] = self.protocol.key_dict()
         recipe["zoo_version"] = ZOO_VERSION
         for name, off in _RECIPE_OFF.items():
@@ -77,8 +82,9 @@ class ZooEntry:
     def key(self) -> str:
         return f"{self.name}-{config_hash(self.recipe(), 12)}"
 
-    def build(self, num_classes: int) -> nn.Module:
-        return small_resnet(self.layers, self.channels, num_classes=num_classes)
+    def build(self, num_classes: int, *, pretraining: bool = False) -> nn.Module:
+        drop_rate = self.drop_rate if pretraining else 0.0
+        return small_resnet(self.layers, self.channels, num_classes=num_classes, drop_rate=drop_rate)
 
 
 ZOO: dict[str, ZooEntry] = {}
@@ -111,6 +117,24 @@ register(ZooEntry("glyph_micro_ls", (1, 1, 1, 1), (8, 16, 32, 64),
                   "The tiny smoke-test model with label smoothing: a second candidate for smoke tests.",
                   source_per_class=20,
                   protocol=Protocol(lr=0.1, steps=30, batch_size=64, eval_every=15, label_smoothing=0.1)))
+
+# Which source model (chapter 3): more or less pretraining, and a second source-loss variant.
+register(ZooEntry("glyph_resnet_narrow_mid", (1, 1, 1, 1), (16, 32, 64, 128),
+                  "The narrow model with half the pretraining steps: between short and full pretraining.",
+                  protocol=Protocol(lr=0.1, steps=400, batch_size=128, eval_every=200, weight_decay=5e-4)))
+register(ZooEntry("glyph_resnet_narrow_fewer", (1, 1, 1, 1), (16, 32, 64, 128),
+                  "The narrow model pretrained on a fifth of the source images (60 per class): a smaller source.",
+                  source_per_class=60))
+register(ZooEntry("glyph_resnet_narrow_dropout", (1, 1, 1, 1), (16, 32, 64, 128),
+                  "The narrow model pretrained with dropout 0.5 on the penultimate features: a different source "
+                  "loss.", drop_rate=0.5))
+for _name, _changes, _what in (("glyph_micro_deep", {"layers": (2, 2, 2, 2)}, "deeper"),
+                               ("glyph_micro_short", {"protocol": Protocol(lr=0.1, steps=10, batch_size=64,
+                                                                           eval_every=5)}, "shorter-pretrained"),
+                               ("glyph_micro_fewer", {"source_per_class": 8}, "smaller-source"),
+                               ("glyph_micro_dropout", {"drop_rate": 0.5}, "dropout-pretrained")):
+    register(replace(ZOO["glyph_micro"], name=_name, description=f"The {_what} tiny model, for smoke tests only.",
+                     **_changes))
 
 
 # Chapter 7 (source data): small sources that match a target, two-step sources and a self-supervised one. Each comes
@@ -191,6 +215,10 @@ def _pretrain(entry: ZooEntry, folder: Path, progress: bool) -> dict:
     else:
         record = fit(model, train, val, test, protocol=entry.protocol, seed=entry.seed, progress=progress,
                      config={"zoo_entry": entry.name})
+    seed_everything(entry.seed)
+    model = entry.build(train.num_classes, pretraining=True)
+    record = fit(model, train, val, test, protocol=entry.protocol, seed=entry.seed, progress=progress,
+                 config={"zoo_entry": entry.name})
     model.cpu()
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
