@@ -25,7 +25,13 @@ class Profile:
     ranking_steps: int = 150
     regularizer_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
     regularizer_sizes: tuple[int, ...] = (5, 20)
-    regularizers: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm")
+    regularizers: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm", "l2sp_lower", "cotuning",
+                                     "sample")
+    regularizer_steps: int | None = None  # None: the profile's steps
+    regularizer_weight_scales: tuple[float, ...] = (0.1, 1.0)  # trade-off sweep, as multiples of the defaults
+    regularizer_large_size: int = 100
+    regularizer_large_targets: tuple[str, ...] = ("glyphs_near",)
+    regularizer_large_setups: tuple[str, ...] = ("none", "l2", "l2sp")
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -36,7 +42,7 @@ PROFILES = {
                         batch_size=64, eval_every=25, tuning_size=20,
                         lr_grid={"pretrained": (0.01, 0.03, 0.1, 0.3), "scratch": (0.1, 0.3, 0.6)},
                         candidates=("glyph_resnet_narrow", "glyph_resnet_narrow_short", "glyph_resnet_narrow_ls",
-                                    "glyph_resnet_wide", "glyph_resnet_deep")),
+                                    "glyph_resnet_wide", "glyph_resnet_deep"), regularizer_steps=150),
     "real": Profile("real", "resnet50", ("pets", "flowers102", "dtd", "fgvc_aircraft"), (5, 20, 50), (0, 1, 2),
                     steps=2000, batch_size=64, eval_every=200, tuning_size=20,
                     lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)},
@@ -47,7 +53,7 @@ PROFILES = {
                      batch_size=32, eval_every=4, tuning_size=4,
                      lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
                      candidates=("glyph_micro", "glyph_micro_ls"), ranking_size=6, ranking_steps=8,
-                     regularizer_sizes=(4, 8)),
+                     regularizer_sizes=(4, 8), regularizer_large_size=12),
 }
 
 
