@@ -27,7 +27,7 @@ def test_chapters_have_a_parameters_cell_with_a_profile(source):
 CHAPTERS = {
     "01_does_transfer_help": ({"t1_verdict", "t7_verdict", "t8_verdict", "similarity_summary"}, "transfer_grid"),
     "04_transferability_metrics": ({"m1_verdict", "m2_verdict"}, "transferability_scores"),
-    "05_regularizers": ({"r1_verdict", "r2_verdict", "r3_verdict", "r4_verdict"}, "regularizer_grid"),
+    "05_regularizers": ({f"r{i}_verdict" for i in range(1, 9)}, "regularizer_grid"),
 }
 
 
