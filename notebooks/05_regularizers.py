@@ -99,6 +99,11 @@ sweep.pivot_table(index=["target", "regularizer"], columns="scale", values="val_
 chosen_scale = sweep.merge(chosen[["target", "regularizer", "weight"]], on=["target", "regularizer", "weight"])
 glue("chosen_scales", "; ".join(f"{r.target} {r.regularizer} x{r.scale:g}" for r in chosen_scale.itertuples()))
 glue("default_kept", f"{(chosen_scale.scale == 1).sum()} of {len(chosen_scale)}")
+at_default = sweep[sweep.scale == 1].set_index(["target", "regularizer"])["val_accuracy"]
+moved = chosen_scale[chosen_scale.scale != 1]
+glue("sweep_moves", "; ".join(
+    f"{r.regularizer} on {r.target} {at_default[r.target, r.regularizer]:.3f} -> {r.val_accuracy:.3f}"
+    for r in moved.itertuples()) or "none")
 chosen_scale.pivot(index="regularizer", columns="target", values="scale")
 
 # %% [markdown]
@@ -175,7 +180,20 @@ verdict_table(verdicts)
 # - **R7** — {glue:text}`r7_verdict`. {glue:text}`r7_detail`
 # - **R8** — {glue:text}`r8_verdict`. {glue:text}`r8_detail`
 #
-# DISCUSSION
+# **What changed since the first version of this chapter.** It ran every set-up at its published default weight for
+# 300 steps, and the defaults were far too strong at the far target's tuned learning rate (0.3): DELTA lost 66 points
+# to plain fine-tuning there and L2-SP 13 points to L2, so R1 and R2 compared a collapsed run with a sane one. Now each
+# weight is chosen on validation (where the sweep moved it, validation accuracy at the default -> at the chosen weight:
+# {glue:text}`sweep_moves`) and the schedule is 150 steps, so the numbers above are not comparable one-to-one with the
+# first version's. The sweep is coarse (a factor of 10 either way of the default at most, one seed, one size), and
+# the choice made at the tuning size is used at every size: a weight that suits 20 images per class may be too strong
+# at 5 or too weak at 100.
+#
+# **Limits of the test.** Our source is a small ResNet pretrained on a synthetic glyph corpus and our targets hold
+# tens of 32x32 images per class; the survey's evidence is ImageNet ResNets on fine-grained sets of thousands. R8's
+# "schedule adapted to target size" is, at our scale, one schedule for all sizes: the BiT-HyperRule
+# (`tlcore.finetune.recipes.bit_hyperrule`, scaled to our world) puts every target under 1 000 images in its smallest
+# bucket, and only the 100-per-class target (2 000 images) would get a longer one, which the budget does not allow.
 #
 # ## In practice
 #
