@@ -47,6 +47,15 @@ def test_new_setups_regularise_a_stored_run(setup, kind, tmp_results):
     assert regularised.history != plain.history
 
 
+def test_large_size_targets_must_be_swept_targets():
+    import tlcore
+    from tlcore.studies import regularizer_study
+
+    profile = tlcore.get_profile("smoke").with_(regularizer_large_targets=("textures_mid",))
+    with pytest.raises(ValueError, match="textures_mid"):
+        regularizer_study(profile, progress=False)
+
+
 # --- rules ----------------------------------------------------------------------------------------------------------
 
 SETUPS = ("none", "l2", "l2sp", "delta", "bss", "stochnorm", "l2sp_lower", "cotuning", "sample")

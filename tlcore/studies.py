@@ -74,6 +74,10 @@ def regularizer_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     """
     from .regularizers.setups import DEFAULT_WEIGHTS
 
+    unswept = set(profile.regularizer_large_targets) - set(profile.regularizer_targets)
+    if unswept:  # their weights would silently fall back to the defaults
+        raise ValueError(f"regularizer_large_targets {sorted(unswept)} are not among regularizer_targets "
+                         f"{profile.regularizer_targets}, where the weights are chosen")
     lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
     steps = profile.regularizer_steps or profile.steps
     protocols = {target: protocol_for(profile, lr_of[target, "pretrained"]).with_(steps=steps)
