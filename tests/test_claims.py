@@ -30,7 +30,8 @@ def test_every_claim_has_section_statement_chapter_and_a_rule_or_is_planned():
 
 def test_verdict_is_not_run_without_tables_and_planned_without_rule(tmp_results):
     assert claims.verdict("T1").verdict == "not run"
-    assert claims.verdict("R6").verdict == "planned"
+    planned = next(c.id for c in claims.CLAIMS.values() if c.rule is None)  # claims get rules as chapters land
+    assert claims.verdict(planned).verdict == "planned"
     with pytest.raises(KeyError, match="unknown claim"):
         claims.verdict("Z9")
 

@@ -57,6 +57,13 @@ class Profile:
     # fully pretrained); the ones fine-tuned beyond ``candidates``; the others are scored by linear probes only.
     source_roles: dict = field(default_factory=dict)
     source_finetuned: tuple[str, ...] = ()
+    regularizers: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm", "l2sp_lower", "cotuning",
+                                     "sample")
+    regularizer_steps: int | None = None  # None: the profile's steps
+    regularizer_weight_scales: tuple[float, ...] = (0.1, 1.0)  # trade-off sweep, as multiples of the defaults
+    regularizer_large_size: int = 100
+    regularizer_large_targets: tuple[str, ...] = ("glyphs_near",)
+    regularizer_large_setups: tuple[str, ...] = ("none", "l2", "l2sp")
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -74,7 +81,8 @@ PROFILES = {
                                       "fewer_images": "glyph_resnet_narrow_fewer",
                                       "label_smoothing": "glyph_resnet_narrow_ls",
                                       "penultimate_dropout": "glyph_resnet_narrow_dropout"},
-                        source_finetuned=("glyph_resnet_narrow_fewer",)),
+                        source_finetuned=("glyph_resnet_narrow_fewer",),
+                        regularizer_steps=150),
     "real": Profile("real", "resnet50", ("pets", "flowers102", "dtd", "fgvc_aircraft"), (5, 20, 50), (0, 1, 2),
                     steps=2000, batch_size=64, eval_every=200, tuning_size=20,
                     lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)},
@@ -83,7 +91,8 @@ PROFILES = {
                     regularizer_targets=("flowers102", "dtd"), regularizer_sizes=(5, 20),
                     advice_cells=(("flowers102", 5), ("flowers102", 50), ("dtd", 5), ("dtd", 50)),
                     transferred_targets=("flowers102", "dtd"),
-                    reinit_targets=("flowers102", "dtd"), reinit_lrs=(0.003, 0.01, 0.03), reinit_steps=1000),
+                    reinit_targets=("flowers102", "dtd"), reinit_lrs=(0.003, 0.01, 0.03), reinit_steps=1000,
+                    regularizer_large_targets=("dtd",), regularizer_large_size=40),
     "smoke": Profile("smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12,
                      batch_size=32, eval_every=4, tuning_size=4,
                      lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
@@ -104,7 +113,8 @@ PROFILES = {
                      source_roles={"reference": "glyph_micro", "deeper": "glyph_micro_deep",
                                    "fewer_steps": "glyph_micro_short", "fewer_images": "glyph_micro_fewer",
                                    "label_smoothing": "glyph_micro_ls", "penultimate_dropout": "glyph_micro_dropout"},
-                     source_finetuned=("glyph_micro_deep", "glyph_micro_short", "glyph_micro_fewer")),
+                     source_finetuned=("glyph_micro_deep", "glyph_micro_short", "glyph_micro_fewer"),
+                     regularizer_large_size=12),
 }
 
 

@@ -63,13 +63,14 @@ _CATALOGUE = [
     ("R4", "5.2.2 (2)", "Stochastic normalisation helps on targets with few samples.",
      "StochNorm vs BatchNorm fine-tuning at small sizes.", CH5, REG, regularizers.rule_r4),
     ("R5", "5.2.1 (1), 7.1 (2)", "L2-SP on lower layers with L2 on upper layers can beat either on all layers.",
-     "Per-stage mix vs all-L2 vs all-L2-SP, near and far.", CH5),
+     "Per-stage mix vs all-L2 vs all-L2-SP, near and far.", CH5, REG, regularizers.rule_r5),
     ("R6", "5.2.3", "Co-Tuning, which keeps the source head through a learned source-to-target label relation, "
-     "improves fine-tuning.", "Co-Tuning vs plain fine-tuning.", CH5),
+     "improves fine-tuning.", "Co-Tuning vs plain fine-tuning.", CH5, REG, regularizers.rule_r6),
     ("R7", "5.2.1 (5)", "Sample-based regularisation (distance between same-class features) beats L2-SP, DELTA "
-     "and BSS.", "As R3 with the sample-based regulariser.", CH5),
+     "and BSS.", "As R3 with the sample-based regulariser.", CH5, REG, regularizers.rule_r7),
     ("R8", "5.2.4 (BiT)", "With a schedule adapted to target size, extra regularisation adds little on large "
-     "targets.", "Regulariser gain against target size.", CH5),
+     "targets.", "Regulariser gain against target size.", CH5, (regularizers.GRID, regularizers.LARGE),
+     regularizers.rule_r8),
     # Hyper-parameters
     ("H1", "5.2.4, 7.1 (3)", "The best learning rate and momentum are lower for similar pairs and higher for "
      "dissimilar ones.", "LR x momentum grid per target; arg-max against similarity.", "06_hyperparameters"),

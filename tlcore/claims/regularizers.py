@@ -1,9 +1,11 @@
-"""Verdict rules of the chapter "Regularizers and normalisation" (claims R1-R4).
+"""Verdict rules of the chapter "Regularizers and normalisation" (claims R1-R8).
 
 Tables (written by the chapter):
 - ``regularizer_grid``: one run per row: target, n_per_class, regularizer ("none", "l2", "l2sp", "delta", "bss",
-  "stochnorm"), seed, test_accuracy.
+  "stochnorm", "l2sp_lower", "cotuning", "sample"), seed, test_accuracy; each set-up at its weight chosen on validation.
 - ``regularizer_similarity``: target, seed, similarity (probe gain, see tlcore.analysis.similarity).
+- ``regularizer_large``: as the grid, for a few set-ups at one large size on some targets (claim R8).
+- ``regularizer_sweep``: the validation sweep of the trade-off weights (shown, not used by a rule).
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from .registry import Verdict
 from .stats import bootstrap_ci, paired_difference, summarise
 
 GRID, SIMILARITY = "regularizer_grid", "regularizer_similarity"
+LARGE, SWEEP = "regularizer_large", "regularizer_sweep"
+LITTLE = 0.01  # "adds little" (claim R8): under one accuracy point
 
 
 def _difference(grid, treated: str, control: str):
@@ -103,4 +107,104 @@ def rule_r4(tables) -> Verdict:
             f"{r.target} {100 * r['mean']:+.2f} [{100 * r.low:+.2f}, {100 * r.high:+.2f}]" for _, r in cells.iterrows())
         + " points.",
         {"cells": cells.to_dict("records")},
+    )
+
+
+def _seed_means(gains, value: str = "gain") -> tuple[float, float, float]:
+    """Mean of ``value`` over all cells per seed, then (mean, low, high) over seeds."""
+    return bootstrap_ci(gains.groupby("seed")[value].mean().to_numpy())
+
+
+def _points(ci) -> str:
+    return f"{100 * ci[0]:+.2f} [{100 * ci[1]:+.2f}, {100 * ci[2]:+.2f}]"
+
+
+def rule_r5(tables) -> Verdict:
+    """Per target, averaged over sizes with a 95% bootstrap over seeds: d_L2 = accuracy(L2-SP on the lower half of
+    the stages + L2 on the upper half) - accuracy(L2 everywhere) and d_SP = the same minus accuracy(L2-SP everywhere).
+    Supported when on some target both intervals lie above 0 (the mix beats either); mixed when on some target both
+    means are > 0 without both intervals above 0; not supported when on no target the mix beats both on average."""
+    grid = tables(GRID)
+    rows, verdict = [], "not supported"
+    for target in grid.target.unique():
+        versus = {control: _target_gain(_difference(grid, "l2sp_lower", control), target) for control in ("l2", "l2sp")}
+        rows.append((target, versus))
+        if all(ci[1] > 0 for ci in versus.values()):
+            verdict = "supported"
+        elif all(ci[0] > 0 for ci in versus.values()) and verdict != "supported":
+            verdict = "mixed"
+    best = max(min(v["l2"][0], v["l2sp"][0]) for _, v in rows)
+    return Verdict(
+        "R5", verdict, round(100 * best, 2), "mix minus the better of all-L2 / all-L2-SP, best target (points)",
+        "Mix (L2-SP lower, L2 upper) minus " + "; ".join(
+            f"{target}: all-L2 {_points(v['l2'])}, all-L2-SP {_points(v['l2sp'])}" for target, v in rows) + " points.",
+        {target: v for target, v in rows},
+    )
+
+
+def rule_r6(tables) -> Verdict:
+    """d = accuracy(Co-Tuning) - accuracy(plain fine-tuning), averaged over targets and sizes per seed, 95% bootstrap
+    over seeds, and per target. Supported when the interval of the average lies above 0 and no target has a negative
+    mean; mixed when the average is > 0 otherwise; not supported when it is <= 0."""
+    gains = _difference(tables(GRID), "cotuning", "none")
+    overall = _seed_means(gains)
+    per_target = {target: _target_gain(gains, target) for target in gains.target.unique()}
+    if overall[1] > 0 and all(ci[0] >= 0 for ci in per_target.values()):
+        verdict = "supported"
+    else:
+        verdict = "mixed" if overall[0] > 0 else "not supported"
+    return Verdict(
+        "R6", verdict, round(100 * overall[0], 2), "Co-Tuning - plain fine-tuning, mean over the grid (points)",
+        f"Co-Tuning - plain fine-tuning: {_points(overall)} points over the grid; per target "
+        + ", ".join(f"{target} {_points(ci)}" for target, ci in per_target.items()) + ".",
+        {"overall": overall, "per_target": per_target},
+    )
+
+
+def rule_r7(tables) -> Verdict:
+    """d_X = accuracy(sample-based) - accuracy(X) for X in L2-SP, DELTA and BSS, averaged over targets and sizes per
+    seed, 95% bootstrap over seeds. Supported when all three intervals lie above 0; mixed when all three means are
+    > 0 but some interval reaches 0; not supported when some mean is <= 0."""
+    grid = tables(GRID)
+    versus = {control: _seed_means(_difference(grid, "sample", control)) for control in ("l2sp", "delta", "bss")}
+    if all(ci[1] > 0 for ci in versus.values()):
+        verdict = "supported"
+    else:
+        verdict = "mixed" if all(ci[0] > 0 for ci in versus.values()) else "not supported"
+    worst = min(ci[0] for ci in versus.values())
+    return Verdict(
+        "R7", verdict, round(100 * worst, 2), "sample-based minus its strongest rival, mean over the grid (points)",
+        "Sample-based minus " + ", ".join(f"{control} {_points(ci)}" for control, ci in versus.items())
+        + " points (mean over targets and sizes).",
+        versus,
+    )
+
+
+def rule_r8(tables) -> Verdict:
+    """g = accuracy(regulariser) - accuracy(plain fine-tuning) at the large size, for L2 and L2-SP on each target of
+    the large table, 95% bootstrap over seeds (same schedule and chosen weights at every size). Supported when every
+    interval of g lies below +1 point (extra regularisation adds little); mixed when every mean is below +1 point but
+    some interval reaches it; not supported when some mean gain is +1 point or more. The gains at the grid's sizes
+    are reported for contrast."""
+    large, grid = tables(LARGE), tables(GRID)
+    size = int(large.n_per_class.max())
+    cells = {}
+    for setup in ("l2", "l2sp"):
+        gains = _difference(large, setup, "none")
+        for target in gains.target.unique():
+            cells[setup, target] = _target_gain(gains, target)
+    small = summarise(_difference(grid[grid.target.isin(large.target.unique())], "l2sp", "none"),
+                      by=["target", "n_per_class"], value="gain")
+    if all(ci[2] < LITTLE for ci in cells.values()):
+        verdict = "supported"
+    else:
+        verdict = "mixed" if all(ci[0] < LITTLE for ci in cells.values()) else "not supported"
+    best = max(ci[0] for ci in cells.values())
+    return Verdict(
+        "R8", verdict, round(100 * best, 2), f"largest regulariser gain at {size}/class (points)",
+        f"Gain over plain fine-tuning at {size}/class: " + ", ".join(
+            f"{setup} on {target} {_points(ci)}" for (setup, target), ci in cells.items())
+        + " points; L2-SP at the grid sizes: " + ", ".join(
+            f"{r.target} {r.n_per_class}/class {100 * r['mean']:+.2f}" for _, r in small.iterrows()) + " points.",
+        {"large": {f"{s}/{t}": ci for (s, t), ci in cells.items()}, "small": small.to_dict("records")},
     )
