@@ -28,6 +28,8 @@ CHAPTERS = {
     "01_does_transfer_help": ({"t1_verdict", "t7_verdict", "t8_verdict", "similarity_summary"}, "transfer_grid"),
     "04_transferability_metrics": ({"m1_verdict", "m2_verdict"}, "transferability_scores"),
     "05_regularizers": ({"r1_verdict", "r2_verdict", "r3_verdict", "r4_verdict"}, "regularizer_grid"),
+    "06_hyperparameters": ({"t9_verdict", "h1_verdict", "h3_verdict", "h4_verdict", "h5_verdict", "m3_verdict"},
+                           "hp_grid"),
 }
 
 
