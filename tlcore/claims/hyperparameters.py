@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..analysis.hyperparameters import (grid_spread, optimum, rank_correlation, score_diverged, seed_resamples,
-                                        weighted_seed_mean)
+from ..analysis.hyperparameters import (effective_learning_rate, grid_spread, optimum, rank_correlation,
+                                        score_diverged, seed_resamples)
 from .registry import Verdict
 from .stats import bootstrap_ci, paired_difference, summarise
 
@@ -60,23 +60,27 @@ def rule_t9(tables) -> Verdict:
     )
 
 
-def _optimum_rho(grid, against: pd.Series | None, size, weights, other: pd.DataFrame | None = None,
-                 column: str = "") -> tuple[float, pd.DataFrame]:
-    """rho(x, log effective LR at the validation optimum) across targets at ``size``, seeds weighted by
-    ``weights``; x is ``against`` (fixed) or the weighted mean of ``other[column]``."""
-    best = optimum(grid[grid.n_per_class == size], seed_weights=weights).set_index("target")
-    x = against if other is None else weighted_seed_mean(other, by="target", column=column, seed_weights=weights)
-    return rank_correlation(x, np.log(best["effective_lr"])), best
+def _bootstrap_rho(grid, size, x: pd.DataFrame, column: str) -> tuple[float, float, float]:
+    """rho(x, log effective LR of the validation optimum) across targets at ``size``: the point value and a 95%
+    interval over seed resamples, where each resample re-chooses every optimum and re-averages ``x[column]``.
 
-
-def _bootstrap_rho(grid, size, *, similarity=None, other=None, column=""):
-    """Point rho and its 95% interval over seed resamples (grid and ``other`` share the resample)."""
+    Plain arrays inside the loop (the optimum of :func:`tlcore.analysis.hyperparameters.optimum`, ties to the first
+    cell in sorted order): a thousand resamples must take a second, not minutes."""
+    wide = grid[grid.n_per_class == size].pivot_table(
+        index=["target", "protocol_lr", "protocol_momentum"], columns="seed", values="val_accuracy").sort_index()
+    seeds = list(wide.columns)
+    values = wide.to_numpy()
+    cells = wide.index.to_frame(index=False)
+    targets = list(dict.fromkeys(cells["target"]))
+    rows = [np.flatnonzero(cells["target"].to_numpy() == t) for t in targets]
+    log_lr = np.log(effective_learning_rate(cells["protocol_lr"].to_numpy(), cells["protocol_momentum"].to_numpy()))
+    x_wide = x.pivot_table(index="target", columns="seed", values=column).reindex(index=targets, columns=seeds)
     rhos = []
-    for weights in seed_resamples(grid.seed.unique(), N_RESAMPLES):
-        against = None
-        if similarity is not None:
-            against = weighted_seed_mean(similarity, by="target", column="similarity", seed_weights=weights)
-        rhos.append(_optimum_rho(grid, against, size, weights, other, column)[0])
+    for weights in seed_resamples(seeds, N_RESAMPLES):
+        w = np.array([weights.get(s, 0) for s in seeds], dtype=float) / sum(weights.values())
+        means = values @ w
+        best = [log_lr[r[np.argmax(means[r])]] for r in rows]
+        rhos.append(rank_correlation(pd.Series(x_wide.to_numpy() @ w, index=targets), pd.Series(best, index=targets)))
     low, high = np.quantile(rhos[1:], [0.025, 0.975])
     return rhos[0], float(low), float(high)
 
@@ -90,7 +94,7 @@ def rule_h1(tables) -> Verdict:
     grid = score_diverged(tables(GRID))
     similarity = tables(SIMILARITY)
     size = grid.n_per_class.min()
-    rho, low, high = _bootstrap_rho(grid, size, similarity=similarity)
+    rho, low, high = _bootstrap_rho(grid, size, similarity, "similarity")
     best = optimum(grid[grid.n_per_class == size]).set_index("target")
     order = similarity.groupby("target")["similarity"].mean().sort_values(ascending=False)
     verdict = "supported" if rho < 0 and high < 0 else ("mixed" if rho < 0 else "not supported")
@@ -112,7 +116,7 @@ def rule_m3(tables) -> Verdict:
     grid = score_diverged(tables(GRID))
     gaps = tables(PROBE_GAP)
     size = grid.n_per_class.min()
-    rho, low, high = _bootstrap_rho(grid, size, other=gaps, column="gap")
+    rho, low, high = _bootstrap_rho(grid, size, gaps, "gap")
     mean_gap = gaps.groupby("target")["gap"].mean().sort_values(ascending=False)
     best = optimum(grid[grid.n_per_class == size]).set_index("target")
     verdict = "supported" if rho > 0 and low > 0 else ("mixed" if rho > 0 else "not supported")
