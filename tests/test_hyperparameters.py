@@ -24,6 +24,7 @@ CELLS = [(0.03, 0.0), (0.03, 0.9), (0.3, 0.0), (0.3, 0.9)]  # effective LR 0.03,
 def test_effective_learning_rate_is_lr_over_one_minus_momentum():
     assert effective_learning_rate(0.03, 0.9) == pytest.approx(0.3)
     assert effective_learning_rate(0.1, 0.0) == pytest.approx(0.1)
+    assert effective_learning_rate(0.03, 0.9) == effective_learning_rate(0.3, 0.0)  # equal rates rank as ties
     np.testing.assert_allclose(effective_learning_rate([0.01, 0.1], [0.5, 0.9]), [0.02, 1.0])
     with pytest.raises(ValueError, match="momentum"):
         effective_learning_rate(0.1, 1.0)

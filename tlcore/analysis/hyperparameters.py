@@ -13,7 +13,9 @@ def effective_learning_rate(lr, momentum):
     lr, momentum = np.asarray(lr, dtype=float), np.asarray(momentum, dtype=float)
     if np.any(lr <= 0) or np.any((momentum < 0) | (momentum >= 1)):
         raise ValueError(f"need lr > 0 and 0 <= momentum < 1; got lr={lr}, momentum={momentum}")
-    out = lr / (1 - momentum)
+    # Ten significant digits, so that equal rates are equal (0.03 / (1 - 0.9) is 0.29999999999999993 in floats):
+    # optima are ranked, and a spurious order between equal rates would change a rank correlation.
+    out = np.vectorize(lambda v: float(f"{v:.10g}"), otypes=[float])(lr / (1 - momentum))
     return float(out) if out.ndim == 0 else out
 
 
