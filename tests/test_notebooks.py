@@ -34,6 +34,8 @@ CHAPTERS = {
     "07_source_data": ({"s1_verdict", "s2_verdict", "s3_verdict", "s4_verdict", "s5_verdict"}, "source_runs"),
     "02_what_to_transfer": ({"t3_verdict", "t4_verdict", "h2_verdict", "p3_verdict"}, "reinit_tuning"),
     "05_regularizers": ({f"r{i}_verdict" for i in range(1, 9)}, "regularizer_grid"),
+    "06_hyperparameters": ({"t9_verdict", "h1_verdict", "h3_verdict", "h4_verdict", "h5_verdict", "m3_verdict"},
+                           "hp_grid"),
 }
 
 

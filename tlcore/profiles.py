@@ -64,6 +64,21 @@ class Profile:
     regularizer_large_size: int = 100
     regularizer_large_targets: tuple[str, ...] = ("glyphs_near",)
     regularizer_large_setups: tuple[str, ...] = ("none", "l2", "l2sp")
+    # Chapter 6, hyper-parameters: a short LR x momentum grid on every target at hp_sizes[0], and at every hp size on
+    # hp_large_targets; MixUp on one target; the BiT rule (at bit_scale) against an LR x schedule grid on one target.
+    hp_lrs: tuple[float, ...] = (0.03, 0.3)
+    hp_momenta: tuple[float, ...] = (0.0, 0.9)
+    hp_steps: int = 100
+    hp_sizes: tuple[int, ...] = (5, 100)
+    hp_large_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    quick_lr: float = 0.01
+    quick_steps: int = 50
+    mixup_target: str = "glyphs_mid"
+    mixup_alpha: float = 0.1
+    bit_target: str = "textures_far"
+    bit_size: int = 20
+    bit_scale: float = 0.025
+    bit_lrs: tuple[float, ...] = (0.003, 0.03, 0.3)
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -92,7 +107,10 @@ PROFILES = {
                     advice_cells=(("flowers102", 5), ("flowers102", 50), ("dtd", 5), ("dtd", 50)),
                     transferred_targets=("flowers102", "dtd"),
                     reinit_targets=("flowers102", "dtd"), reinit_lrs=(0.003, 0.01, 0.03), reinit_steps=1000,
-                    regularizer_large_targets=("dtd",), regularizer_large_size=40),
+                    regularizer_large_targets=("dtd",), regularizer_large_size=40,
+                    hp_lrs=(0.003, 0.03), hp_steps=1000, hp_sizes=(5, 50), hp_large_targets=("pets", "dtd"),
+                    quick_lr=0.001, quick_steps=200, mixup_target="flowers102", bit_target="dtd", bit_scale=1.0,
+                    bit_lrs=(0.003, 0.01, 0.03)),
     "smoke": Profile("smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12,
                      batch_size=32, eval_every=4, tuning_size=4,
                      lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
@@ -114,7 +132,9 @@ PROFILES = {
                                    "fewer_steps": "glyph_micro_short", "fewer_images": "glyph_micro_fewer",
                                    "label_smoothing": "glyph_micro_ls", "penultimate_dropout": "glyph_micro_dropout"},
                      source_finetuned=("glyph_micro_deep", "glyph_micro_short", "glyph_micro_fewer"),
-                     regularizer_large_size=12),
+                     regularizer_large_size=12,
+                     hp_steps=8, hp_sizes=(4, 8), hp_large_targets=("glyphs_near",),
+                     quick_steps=4, mixup_target="glyphs_near", bit_size=2, bit_scale=0.0025, bit_lrs=(0.003, 0.3)),
 }
 
 

@@ -5,7 +5,7 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import metrics, practice, regularizers, source_data, source_models, transfer, transferred, what_to_transfer
+from . import hyperparameters as hp, metrics, practice, regularizers, source_data, source_models, transfer, transferred, what_to_transfer
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
@@ -18,6 +18,7 @@ SRC = (source_models.SOURCES, source_models.FINETUNED, source_models.PROBES)
 REG = (regularizers.GRID, regularizers.SIMILARITY)
 CH8 = "08_what_is_transferred"
 CH7 = "07_source_data"
+CH6 = "06_hyperparameters"
 
 
 def _rule_text(rule) -> str:
@@ -52,7 +53,7 @@ _CATALOGUE = [
      "Steps to a fixed validation accuracy, pretrained vs scratch, on the far target.", CH1,
      (transfer.CURVES, transfer.GRID), transfer.rule_t8),
     ("T9", "5.5, 5.6", "The smaller the target, the more results depend on fine-tuning hyper-parameters.",
-     "Spread of accuracy over a learning-rate x momentum grid against target size.", "06_hyperparameters"),
+     "Spread of accuracy over a learning-rate x momentum grid against target size.", CH6, (hp.GRID,), hp.rule_t9),
     # Regularizers and normalisation
     ("R1", "5.2.1 (1), 7.1 (2)", "L2-SP beats L2 when source and target are similar; little gain, or harm, when "
      "they are not.", "L2 vs L2-SP on near and far targets at several sizes.", CH5, REG, regularizers.rule_r1),
@@ -73,16 +74,17 @@ _CATALOGUE = [
      regularizers.rule_r8),
     # Hyper-parameters
     ("H1", "5.2.4, 7.1 (3)", "The best learning rate and momentum are lower for similar pairs and higher for "
-     "dissimilar ones.", "LR x momentum grid per target; arg-max against similarity.", "06_hyperparameters"),
+     "dissimilar ones.", "LR x momentum grid per target; arg-max against similarity.", CH6,
+     (hp.GRID, hp.SIMILARITY), hp.rule_h1),
     ("H2", "5.2.4, 7.1 (4)", "The best learning rate depends on how many layers are re-initialised.",
      "LR grid x number of re-initialised stages.", CH2, (W2.REINIT_TUNING,), W2.rule_h2),
     ("H3", "7.1 (3)", "Small targets want a faster learning-rate decay (fewer updates).",
-     "Schedule length x target size.", "06_hyperparameters"),
+     "Schedule length x target size.", CH6, (hp.SCHEDULE,), hp.rule_h3),
     ("H4", "5.2.4 (BiT, 2)", "MixUp helps fine-tuning on mid-size targets only.", "MixUp on/off against target size.",
-     "06_hyperparameters"),
+     CH6, (hp.MIXUP,), hp.rule_h4),
     ("H5", "5.2.4, table 1", "A recipe tuned for similar targets is far from optimal on a dissimilar target; a larger "
      "learning rate and a longer schedule recover much of the gap.", "Default recipe vs LR x schedule grid on the "
-     "far target (the shape of the survey's table 1).", "06_hyperparameters"),
+     "far target (the shape of the survey's table 1).", CH6, (hp.BIT,), hp.rule_h5),
     # Source data
     ("S1", "5.3.1, 5.6.1, 5.2.4", "More source data helps, but a smaller source that matches the target better beats "
      "a larger generic one.", "Sources of different size and match, fine-tuned on the targets.", CH7,
@@ -112,7 +114,7 @@ _CATALOGUE = [
      "The M1 correlations compared per target.", CH4, (metrics.SCORES, metrics.ACCURACY), metrics.rule_m2),
     ("M3", "5.5, 7.1 (6)", "The gap between frozen-feature and fine-tuned accuracy, even with poor hyper-parameters, "
      "predicts good fine-tuning hyper-parameters.", "Linear-probe vs quick fine-tune gap against the H1 optimum.",
-     CH4),
+     CH6, (hp.GRID, hp.PROBE_GAP), hp.rule_m3),
     # What is transferred
     ("P1", "5.2.5, blog", "Models fine-tuned from the same pretrained weights stay in one basin, close in parameter "
      "space, with similar errors; models trained from scratch do not.", "Parameter distances, loss along linear "

@@ -1,0 +1,251 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 6. Hyper-parameters
+#
+# ## The claim
+#
+# The survey returns again and again to one caution (§5.2.4, §5.5, §7.1): many published comparisons of transfer
+# methods are really comparisons of hyper-parameters. Its claims about them:
+#
+# - **T9** the smaller the target, the more results depend on fine-tuning hyper-parameters (§5.5, §5.6);
+# - **H1** the best learning rate and momentum are lower for source/target pairs that are similar and higher for
+#   dissimilar ones ({cite}`li2020rethinking`; §5.2.4, §7.1);
+# - **H3** small targets want a faster learning-rate decay, i.e. fewer updates (§7.1);
+# - **H4** MixUp helps on mid-size targets only (BiT, {cite}`kolesnikov2020bit`);
+# - **H5** a recipe tuned for similar targets — BiT's HyperRule — is far from optimal on a dissimilar target, and
+#   a larger learning rate with a longer schedule recovers much of the gap (the survey's table 1);
+# - **M3** the gap between frozen-feature and fine-tuned accuracy, even with poor hyper-parameters, predicts good
+#   fine-tuning hyper-parameters (§5.5).
+#
+# ## Setup
+#
+# The pretrained source model of chapter 1 on the same four targets. The grids are short on purpose (the whole
+# book runs on two CPU cores): the learning-rate × momentum grid trains for `hp_steps` (100 in the embedded
+# profile, a third of chapter 1's schedule) with two learning rates and two momenta, whose effective learning rates
+# lr / (1 − momentum) span two decades; the other experiments reuse chapter 1's runs wherever they can (the run store
+# shares them). Every choice is made on validation accuracy; test accuracy is reported once per run.
+
+# %% tags=["remove-cell"]
+import sys
+
+if "google.colab" in sys.modules:  # on Colab, install the package this book is built on
+    # %pip install -q "tlcore[book] @ git+https://github.com/tlcore-book/deep-transfer-survey"
+    pass
+
+# %% tags=["parameters"]
+profile = "embedded"
+seeds = None  # None: the profile's seeds
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+import tlcore
+from tlcore import hyperparameters as hp
+from tlcore.analysis.hyperparameters import grid_spread, optimum, score_diverged
+from tlcore.analysis.similarity import probe_similarity
+from tlcore.book import glue, glue_verdict, reference_table, set_style, verdict_table
+from tlcore.results import save_table
+
+set_style()
+setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+similarity = probe_similarity(setup.arch, setup.targets, n_per_class=setup.hp_sizes[0], seeds=setup.seeds)
+save_table(similarity, "hp_similarity")
+order = list(similarity.groupby("target")["similarity"].mean().sort_values(ascending=False).index)
+similarity.groupby("target")["similarity"].mean().reindex(order).round(3)
+
+# %% [markdown]
+# ## Experiment
+#
+# ### A learning-rate × momentum grid (T9, H1)
+#
+# Every target at the smallest size, and the most and least similar ones also at the largest, for each learning
+# rate and momentum of the grid and each seed.
+
+# %%
+grid = hp.lr_momentum_grid(setup)
+save_table(grid, "hp_grid")
+scored = score_diverged(grid)
+scored["cell"] = [f"lr {lr:g}, m {m:g}" for lr, m in zip(scored.protocol_lr, scored.protocol_momentum)]
+g = sns.catplot(data=scored, x="cell", y="test_accuracy", hue="n_per_class", col="target", col_order=order,
+                kind="point", errorbar="sd", dodge=0.3, height=3.0, aspect=1.1)
+g.set_axis_labels("", "test accuracy").set_titles("{col_name}")
+for ax in g.axes.flat:
+    ax.tick_params(axis="x", rotation=60)
+
+# %% [markdown]
+# The spread (max − min over the grid, per seed) and the validation optimum of each target and size:
+
+# %%
+spread = grid_spread(scored).groupby(["target", "n_per_class"])["spread"].agg(["mean", "std"])
+best = optimum(scored)
+spread.join(best.set_index(["target", "n_per_class"])).reindex(order, level=0).round(3)
+
+# %% [markdown]
+# ### Schedule length (H3)
+#
+# The most and least similar targets at their chapter-1 learning rate, with the short schedule of the grid against
+# chapter 1's (both cosine decays to zero, so the short one decays three times faster).
+
+# %%
+schedule = hp.schedule_study(setup)
+save_table(schedule, "hp_schedule")
+schedule.groupby(["target", "n_per_class", "protocol_steps"])["test_accuracy"].agg(["mean", "std"]).unstack(
+    "protocol_steps").round(3)
+
+# %% [markdown]
+# ### MixUp (H4)
+#
+# MixUp with BiT's α on one target at every size, against chapter 1's runs without it.
+
+# %%
+mixup = hp.mixup_study(setup)
+save_table(mixup, "hp_mixup")
+mixup.groupby(["n_per_class", "protocol_mixup_alpha"])["test_accuracy"].agg(["mean", "std"]).unstack(
+    "protocol_mixup_alpha").round(3)
+
+# %% [markdown]
+# ### BiT's rule on a dissimilar target (H5)
+#
+# The BiT-HyperRule {cite}`kolesnikov2020bit` scaled to this world (`tlcore.finetune.recipes.bit_hyperrule`; step
+# schedule, warmup, last weights kept) on the least similar target, and a grid of learning rate × schedule length
+# ("x2": twice the steps) around it; chapter 1's tuned recipe stands in for the survey's "best known result".
+
+# %%
+default = hp.bit_default(setup)
+glue("bit_default_steps", default.steps)
+bit = hp.bit_recipe_study(setup)
+save_table(bit, "hp_bit_recipe")
+bit_table = score_diverged(bit).groupby(["recipe", "protocol_lr", "schedule"])[["val_accuracy", "test_accuracy"]].mean()
+bit_table.round(3)
+
+# %% [markdown]
+# ### The linear-probe / quick fine-tune gap (M3)
+#
+# A quick fine-tune at a fixed, untuned learning rate against the linear probe on frozen features behind the
+# similarity measure above, both on validation data at the smallest size.
+
+# %%
+gap = hp.probe_gap_study(setup, similarity)
+save_table(gap, "hp_probe_gap")
+gap.groupby("target")[["probe", "quick_ft", "gap"]].mean().reindex(order).round(3)
+
+# %% [markdown]
+# ## Result
+
+# %%
+small = best[best.n_per_class == best.n_per_class.min()].set_index("target").reindex(order)
+mean_similarity = similarity.groupby("target")["similarity"].mean().reindex(order)
+mean_gap = gap.groupby("target")["gap"].mean().reindex(order)
+spread_seed = grid_spread(scored)
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+sns.pointplot(data=spread_seed, x="n_per_class", y="spread", hue="target", hue_order=order, errorbar="sd",
+              dodge=0.2, ax=axes[0])
+axes[0].set(title="T9: spread over the grid", xlabel="training images per class", ylabel="max − min test accuracy")
+axes[1].scatter(mean_similarity, small["effective_lr"])
+axes[2].scatter(mean_gap, small["effective_lr"])
+for t in order:
+    axes[1].annotate(t, (mean_similarity[t], small.loc[t, "effective_lr"]), fontsize=8)
+    axes[2].annotate(t, (mean_gap[t], small.loc[t, "effective_lr"]), fontsize=8)
+axes[1].set(yscale="log", title="H1: optimum vs similarity", xlabel="similarity (probe gain)",
+            ylabel="optimum effective LR")
+axes[2].set(yscale="log", title="M3: optimum vs FT − probe gap", xlabel="quick FT − probe (validation)",
+            ylabel="optimum effective LR")
+fig.tight_layout()
+
+# %% [markdown]
+# Schedule, MixUp and the BiT rule: test accuracy (mean over seeds, bars their spread).
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+sns.pointplot(data=schedule, x="n_per_class", y="test_accuracy", hue="protocol_steps", errorbar="sd", dodge=0.2,
+              ax=axes[0])
+axes[0].set(title="H3: schedule length", xlabel="training images per class", ylabel="test accuracy")
+sns.pointplot(data=mixup, x="n_per_class", y="test_accuracy", hue="protocol_mixup_alpha", errorbar="sd", dodge=0.2,
+              ax=axes[1])
+axes[1].set(title=f"H4: MixUp on {setup.mixup_target}", xlabel="training images per class", ylabel="")
+bit_grid = score_diverged(bit[bit.recipe == "grid"])
+sns.pointplot(data=bit_grid, x="protocol_lr", y="test_accuracy", hue="schedule", errorbar="sd", dodge=0.2,
+              ax=axes[2])
+axes[2].axhline(bit[bit.recipe == "tuned_reference"].test_accuracy.mean(), color="black", ls="--", lw=1,
+                label="chapter 1's recipe")
+axes[2].legend(fontsize=8)
+axes[2].set(title=f"H5: BiT rule grid on {setup.bit_target}", xlabel="learning rate", ylabel="")
+fig.tight_layout()
+
+# %% [markdown]
+# The published reference: the survey's table 1 — BiT-M fine-tuned on Stanford Cars with the BiT recipe, at four
+# learning rates and two schedule lengths. These are **published figures, not results of this book**. BiT's default
+# (0.003, default schedule) reaches 86.2%; a larger rate with twice the steps 89.0%; the best known result for this
+# model family is 95.3%.
+
+# %%
+published, caption = reference_table("bit_stanford_cars")
+print(caption)
+fig, ax = plt.subplots(figsize=(5.5, 3.4))
+sns.pointplot(data=published, x="lr", y="top1", hue="schedule", ax=ax)
+ax.axhline(95.3, color="black", ls="--", lw=1, label="best known (Ngiam et al.)")
+ax.legend(fontsize=8)
+ax.set(xlabel="learning rate", ylabel="top-1 (%)", title="Published: survey table 1 (BiT-M on Stanford Cars)");
+
+# %% [markdown]
+# ## Verdict
+#
+# The rules were written in `tlcore.claims.hyperparameters` before these runs; they read the tables saved above.
+
+# %%
+verdicts = [tlcore.claims.verdict(claim) for claim in ("T9", "H1", "H3", "H4", "H5", "M3")]
+for v in verdicts:
+    glue_verdict(v)
+verdict_table(verdicts)
+
+# %% [markdown]
+# - **T9** — {glue:text}`t9_verdict`. {glue:text}`t9_detail`
+# - **H1** — {glue:text}`h1_verdict`. {glue:text}`h1_detail`
+# - **H3** — {glue:text}`h3_verdict`. {glue:text}`h3_detail`
+# - **H4** — {glue:text}`h4_verdict`. {glue:text}`h4_detail`
+# - **H5** — {glue:text}`h5_verdict`. {glue:text}`h5_detail`
+# - **M3** — {glue:text}`m3_verdict`. {glue:text}`m3_detail`
+#
+# ### Reading the verdicts
+#
+# - The grid is short (a third of chapter 1's steps) so that it fits the book's budget. That matters for **T9**:
+#   with 100 steps, the lowest effective learning rate *under-fits* a large, dissimilar target (the gratings at
+#   100 images per class), so the spread there can be larger than at 5 per class. The survey's argument is about the
+#   opposite regime — enough updates that a small target over-fits or drifts — and this grid does not reach it; the
+#   rule reports what this grid shows.
+# - **H1** and **M3** rank four targets by a coarse grid: equal optima (several targets at the same effective
+#   learning rate) are ties, and a seed resample in which the dissimilar target's optimum moves makes every optimum
+#   equal, which is why their intervals reach 0.
+# - **H3** compares a cosine schedule of a third of the steps with chapter 1's at the same learning rate: a positive
+#   interaction means the small targets lose less from fewer updates than the large ones, the weaker half of the
+#   claim; "supported" needs the small targets to lose nothing.
+#
+# ## In practice
+#
+# - Tune the learning rate — or the effective learning rate lr / (1 − momentum), which is what the optimum tracks
+#   here — per target, on validation data; the dissimilar target wants a rate about ten times larger.
+# - A recipe tuned for targets like the source (BiT's small learning rate, short schedule) can leave a lot on the
+#   table for a target unlike it: widen the grid towards larger rates and longer schedules there.
+# - A quick fine-tune at any modest rate beside a linear probe costs seconds; a large gap between them says the
+#   features must move, and the learning rate should be high.
+# - The tables `hp_grid`, `hp_schedule`, `hp_mixup`, `hp_bit_recipe` and `hp_probe_gap` are what the best-practice
+#   chapter reads.
