@@ -26,6 +26,16 @@ class Profile:
     regularizer_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
     regularizer_sizes: tuple[int, ...] = (5, 20)
     regularizers: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm")
+    # Chapter 9 (neighbouring problems): domain adaptation, forgetting, few-shot, progressive networks.
+    neighbour_steps: int = 150
+    adaptation_pair: tuple[str, str] = ("glyphs_near", "glyphs_near_textured")
+    adaptation_size: int = 20
+    adaptation_unlabelled: int = 50
+    continual_target: str = "glyphs_near"
+    continual_size: int = 20
+    continual_methods: tuple[str, ...] = ("finetune", "lwf", "l2sp", "progressive", "frozen")
+    few_shot_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    few_shot_k: tuple[int, ...] = (1, 5, 10)
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -47,7 +57,8 @@ PROFILES = {
                      batch_size=32, eval_every=4, tuning_size=4,
                      lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
                      candidates=("glyph_micro", "glyph_micro_ls"), ranking_size=6, ranking_steps=8,
-                     regularizer_sizes=(4, 8)),
+                     regularizer_sizes=(4, 8), neighbour_steps=12, adaptation_size=4, adaptation_unlabelled=4,
+                     continual_size=4, few_shot_k=(1, 4)),
 }
 
 
