@@ -28,6 +28,7 @@ CHAPTERS = {
     "01_does_transfer_help": ({"t1_verdict", "t7_verdict", "t8_verdict", "similarity_summary"}, "transfer_grid"),
     "04_transferability_metrics": ({"m1_verdict", "m2_verdict"}, "transferability_scores"),
     "05_regularizers": ({"r1_verdict", "r2_verdict", "r3_verdict", "r4_verdict"}, "regularizer_grid"),
+    "09_neighbouring_problems": ({"a1_verdict", "a2_verdict", "a3_verdict", "a4_verdict"}, "continual_runs"),
 }
 
 
