@@ -45,8 +45,9 @@
 #   (no checkpoint selection) and the learning rate is the clean target's, chosen on clean validation in chapter 1.
 # - **A2 and A4** share one set of runs: the near target (20 images per class) learnt by plain fine-tuning, LwF
 #   (weight 1, T = 2, its paper's values), L2-SP (weight 0.01, chapter 5's default), a progressive network (new
-#   column from scratch at the scratch learning rate of chapter 1) and a frozen backbone with a new head. Before and
-#   after, the **source** task is scored on the source's test split with the source classifier the method keeps.
+#   column from scratch at chapter 1's scratch learning rate, lowered along the grid while its training diverges)
+#   and a frozen backbone with a new head. Before and after, the **source** task is scored on the source's test
+#   split with the source classifier the method keeps.
 # - **A3** fine-tunes with chapter 1's protocol and tuned learning rate on k = 1, 5, 10 images per class of the near
 #   and the far target (k = 5 is chapter 1's run), against prototypes of the frozen source features of the same k
 #   images (L2-normalised, nearest class mean).

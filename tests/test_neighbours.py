@@ -7,7 +7,7 @@ import torch
 
 from tlcore import data
 from tlcore.adaptation.domain_shift import AdaptationRun, run_adaptation
-from tlcore.adaptation.forgetting import ContinualRun, WithHead, run_continual, run_continual_many
+from tlcore.adaptation.forgetting import ContinualRun, WithHead, first_stable, run_continual, run_continual_many
 from tlcore.claims import neighbours
 from tlcore.data.embedded import load_embedded
 from tlcore.fewshot import PrototypeClassifier, prototype_accuracy
@@ -108,6 +108,12 @@ def test_continual_runs_keep_the_source_exactly_only_where_they_should(tmp_resul
     assert frame.loc["progressive", "forgetting"] == 0.0 and frame.loc["frozen", "forgetting"] == 0.0
     assert "source_accuracy_original_head" in frame.columns and frame["test_accuracy"].between(0, 1).all()
     assert run_continual(specs[0]) == run_continual(specs[0])  # read back from the store
+
+
+def test_a_diverging_run_is_stored_and_the_next_learning_rate_taken(tmp_results):
+    spec = ContinualRun("glyphs_near", 2, "progressive", "glyph_micro", QUICK.with_(lr=1e9), 0)
+    assert "diverged" in run_continual(spec) and np.isnan(run_continual(spec)["test_accuracy"])
+    assert first_stable(spec, [1e9, 0.05]).protocol.lr == 0.05
 
 
 def test_adaptation_runs_report_both_domains(tmp_results):

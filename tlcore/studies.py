@@ -102,15 +102,21 @@ def continual_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
     """Learn ``profile.continual_target`` (``profile.continual_size`` per class) from the pretrained source model
     with each of ``profile.continual_methods`` for ``profile.neighbour_steps`` steps, every seed, and score the
     source task before and after. Fine-tuning, LwF, L2-SP and the frozen probe use the target's tuned pretrained
-    learning rate; the progressive network's new column starts from scratch and uses the tuned scratch rate."""
-    from .adaptation.forgetting import ContinualRun, run_continual_many
+    learning rate. The progressive network's new column starts from scratch: it uses the tuned scratch rate, lowered
+    along the profile's learning-rate grid (scratch and pretrained values, descending) while its training diverges."""
+    from .adaptation.forgetting import ContinualRun, first_stable, run_continual_many
 
     lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
     target = profile.continual_target
-    specs = [ContinualRun(target, profile.continual_size, method, profile.arch,
-                          protocol_for(profile, lr_of[target, "scratch" if method == "progressive" else "pretrained"])
-                          .with_(steps=profile.neighbour_steps), seed)
-             for method in profile.continual_methods for seed in profile.seeds]
+    scratch_lr = lr_of[target, "scratch"]
+    fallback = sorted({lr for lrs in profile.lr_grid.values() for lr in lrs if lr <= scratch_lr}, reverse=True)
+    specs = []
+    for method in profile.continual_methods:
+        for seed in profile.seeds:
+            lr = scratch_lr if method == "progressive" else lr_of[target, "pretrained"]
+            spec = ContinualRun(target, profile.continual_size, method, profile.arch,
+                                protocol_for(profile, lr).with_(steps=profile.neighbour_steps), seed)
+            specs.append(first_stable(spec, fallback) if method == "progressive" else spec)
     return {"runs": run_continual_many(specs)}
 
 

@@ -8,7 +8,7 @@ trained old-task head for LwF (the method's own), the frozen source column for a
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -86,7 +86,8 @@ class ContinualRun:
 def run_continual(spec: ContinualRun) -> dict:
     """Train ``spec`` (or read it from the outcome store). Returns target val/test accuracy and the source-task test
     accuracy before (``source_accuracy_before``) and after (``source_accuracy``) learning the target; LwF also
-    reports ``source_accuracy_original_head`` (its features under the untouched source classifier)."""
+    reports ``source_accuracy_original_head`` (its features under the untouched source classifier). A run whose
+    loss diverged returns ``diverged`` (the error) and NaN accuracies."""
     return stored_outcome(spec.config(), lambda: _train(spec))
 
 
@@ -112,8 +113,14 @@ def _train(spec: ContinualRun) -> dict:
             regularizers = [(spec.weight, LwF(source))]
         else:
             protocol = protocol.with_(train_backbone=False)
-    record = fit(model, train, val, test, protocol=protocol, regularizers=regularizers, seed=spec.seed,
-                 progress=False, config=spec.config())
+    try:
+        record = fit(model, train, val, test, protocol=protocol, regularizers=regularizers, seed=spec.seed,
+                     progress=False, config=spec.config())
+    except FloatingPointError as error:
+        # As in tlcore.experiment.run: a learning rate too high is a result (stored, no accuracy), not a crash.
+        nan = float("nan")
+        return {"diverged": str(error), "val_accuracy": nan, "test_accuracy": nan, "source_accuracy_before": before,
+                "source_accuracy": nan}
     outcome = {"val_accuracy": record.val_accuracy, "test_accuracy": record.test_accuracy,
                "source_accuracy_before": before, "seconds": record.seconds}
     if spec.method == "progressive":
@@ -124,6 +131,15 @@ def _train(spec: ContinualRun) -> dict:
         outcome["source_accuracy_original_head"] = outcome["source_accuracy"]
         outcome["source_accuracy"], _ = evaluate(WithHead(model, regularizers[0][1].old_head), source_test)
     return outcome
+
+
+def first_stable(spec: ContinualRun, learning_rates) -> ContinualRun:
+    """``spec`` at the first of ``learning_rates`` whose training does not diverge (the last one if all do)."""
+    for lr in learning_rates:
+        candidate = replace(spec, protocol=spec.protocol.with_(lr=lr))
+        if "diverged" not in run_continual(candidate):
+            return candidate
+    return candidate
 
 
 def run_continual_many(specs) -> "pd.DataFrame":
