@@ -79,6 +79,16 @@ class Profile:
     bit_size: int = 20
     bit_scale: float = 0.025
     bit_lrs: tuple[float, ...] = (0.003, 0.03, 0.3)
+    # Chapter 9 (neighbouring problems): domain adaptation, forgetting, few-shot, progressive networks.
+    neighbour_steps: int = 150
+    adaptation_pair: tuple[str, str] = ("glyphs_near", "glyphs_near_textured")
+    adaptation_size: int = 20
+    adaptation_unlabelled: int = 50
+    continual_target: str = "glyphs_near"
+    continual_size: int = 20
+    continual_methods: tuple[str, ...] = ("finetune", "lwf", "l2sp", "progressive", "frozen")
+    few_shot_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    few_shot_k: tuple[int, ...] = (1, 5, 10)
 
     def with_(self, **changes) -> "Profile":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -134,7 +144,9 @@ PROFILES = {
                      source_finetuned=("glyph_micro_deep", "glyph_micro_short", "glyph_micro_fewer"),
                      regularizer_large_size=12,
                      hp_steps=8, hp_sizes=(4, 8), hp_large_targets=("glyphs_near",),
-                     quick_steps=4, mixup_target="glyphs_near", bit_size=2, bit_scale=0.0025, bit_lrs=(0.003, 0.3)),
+                     quick_steps=4, mixup_target="glyphs_near", bit_size=2, bit_scale=0.0025, bit_lrs=(0.003, 0.3),
+                     neighbour_steps=12, adaptation_size=4, adaptation_unlabelled=4,
+                     continual_size=4, few_shot_k=(1, 4)),
 }
 
 

@@ -5,7 +5,7 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import hyperparameters as hp, metrics, practice, regularizers, source_data, source_models, transfer, transferred, what_to_transfer
+from . import hyperparameters as hp, metrics, neighbours, practice, regularizers, source_data, source_models, transfer, transferred, what_to_transfer
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"
@@ -19,6 +19,7 @@ REG = (regularizers.GRID, regularizers.SIMILARITY)
 CH8 = "08_what_is_transferred"
 CH7 = "07_source_data"
 CH6 = "06_hyperparameters"
+CH9 = "09_neighbouring_problems"
 
 
 def _rule_text(rule) -> str:
@@ -128,14 +129,14 @@ _CATALOGUE = [
      transferred.rule_p4),
     # Neighbouring problems
     ("A1", "6.1, blog", "Adversarial domain adaptation (DANN) beats source-only training on an unlabelled target "
-     "domain.", "Source-only vs DANN on a shifted domain pair.", "09_neighbouring_problems"),
+     "domain.", "Source-only vs DANN on a shifted domain pair.", CH9, (neighbours.ADAPTATION,), neighbours.rule_a1),
     ("A2", "6.2", "Fine-tuning forgets the source task; LwF and L2-SP forget less.", "Source accuracy after target "
-     "fine-tuning, per method.", "09_neighbouring_problems"),
+     "fine-tuning, per method.", CH9, (neighbours.CONTINUAL,), neighbours.rule_a2),
     ("A3", "6.3", "With a few examples per class, fine-tuning with suitable hyper-parameters beats a "
      "nearest-prototype classifier on frozen features.", "k-shot (1, 5, 10) fine-tuning vs prototypes.",
-     "09_neighbouring_problems"),
+     CH9, (neighbours.FEW_SHOT,), neighbours.rule_a3),
     ("A4", "2 (blog), conclusion", "Progressive networks learn the target without forgetting and match fine-tuning.",
-     "Progressive net vs fine-tuning vs freezing.", "09_neighbouring_problems"),
+     "Progressive net vs fine-tuning vs freezing.", CH9, (neighbours.CONTINUAL,), neighbours.rule_a4),
     # Best practice
     ("B1", "7.2", "The survey's four recommendations by target size x similarity pick protocols at or near the best "
      "measured in each quadrant.", "Rank of the recommended protocol among all protocols run in the book, per "

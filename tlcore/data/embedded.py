@@ -11,10 +11,12 @@ from ..seeding import rng
 from .base import ImageDataset
 from .bundled import handwritten_digits
 from .glyphs import RenderStyle, faces_covering, render
-from .textures import render_source_texture, render_texture, source_texture_classes, texture_classes
+from .textures import TextureStyle, render_source_texture, render_texture, source_texture_classes, texture_classes
 from .world import glyph_world
 
 SPLITS = ("train", "val", "test")
+# Backgrounds of the shifted glyph domain: strong gratings, so that the shift is large, with the textures' noise.
+_BACKGROUND = TextureStyle(contrast=(0.25, 0.45), noise=(0.05, 0.15))
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ EMBEDDED: dict[str, EmbeddedSpec] = {
                      "Noisy gratings at the 10 orientations half-way between the far target's and 2 other "
                      "frequencies: a small source matched to the gratings, sharing none of their classes.",
                      source_texture_classes, val_per_class=20, test_per_class=20, default_train_per_class=100),
+        # The near target in a shifted domain (chapter 9, domain adaptation).
+        EmbeddedSpec("glyphs_near_textured", "near, shifted domain",
+                     "The near target's letters in another domain: each image is |glyph - grating|, the strokes "
+                     "cut out of a random noisy grating (the grey-scale analogue of MNIST-M).",
+                     _glyph_classes("near"), val_per_class=10, test_per_class=30, default_train_per_class=20),
     )
 }
 
@@ -111,6 +118,21 @@ def _glyph_sampler(part: str):
     return sample
 
 
+def _textured_glyph_sampler(c: int, split: str, count: int, seed: int) -> np.ndarray:
+    # MNIST-M's recipe (Ganin et al. 2016) in grey: |glyph - background|, so a stroke shows as the background's
+    # negative. The grating's class is drawn independently of the letter: the background carries no label.
+    group = glyph_world().near[c]
+    out = np.empty((count, 32, 32), np.float32)
+    for i in range(count):
+        r = rng("glyphs-textured", split, seed, c, i)
+        char = group[int(r.integers(len(group)))]
+        faces = faces_covering(char)
+        glyph = render(char, faces[int(r.integers(len(faces)))], r, RenderStyle())
+        background = render_texture(int(r.integers(len(texture_classes()))), r, _BACKGROUND)
+        out[i] = np.abs(glyph - background)
+    return out
+
+
 def _texture_sampler(c: int, split: str, count: int, seed: int) -> np.ndarray:
     return np.stack([render_texture(c, rng("textures", split, seed, c, i)) for i in range(count)])
 
@@ -147,4 +169,5 @@ _SAMPLERS = {
     "digits_real": _digit_sampler,
     "digits_fonts": _font_digit_sampler,
     "textures_source": _source_texture_sampler,
+    "glyphs_near_textured": _textured_glyph_sampler,
 }

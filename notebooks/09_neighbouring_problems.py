@@ -1,0 +1,198 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 9. Neighbouring problems: domain adaptation, forgetting, few-shot, progressive networks
+#
+# ## The claim
+#
+# The survey's §6 places fine-tuning among its neighbours: problems that share its ingredients (a source, a target,
+# a network) but ask something else of them. Four claims come from there:
+#
+# - **A1** (§6.1) When the target *domain* has no labels at all, adversarial domain adaptation — DANN, a domain
+#   classifier whose reversed gradient makes the features domain-invariant {cite}`ganin2016dann` — beats training on
+#   the labelled source domain alone.
+# - **A2** (§6.2) Fine-tuning *forgets* the source task (catastrophic forgetting); Learning without Forgetting, which
+#   distils the old network's answers on the new images {cite}`li2017lwf`, and L2-SP, which pulls the weights back
+#   towards their pretrained values {cite}`li2018l2sp`, forget less.
+# - **A3** (§6.3) With a few examples per class, fine-tuning with suitable hyper-parameters beats leaving the weights
+#   fixed and classifying by the nearest class mean (prototype) of the frozen features {cite}`snell2017prototypical`.
+# - **A4** (§2, conclusion) Progressive networks — a frozen source column plus a new column that reads it through
+#   lateral connections {cite}`rusu2016progressive` — learn the target without forgetting and match fine-tuning.
+#
+# ## Setup
+#
+# Everything starts from the zoo's narrow ResNet pretrained on the source letters, as in chapter 1.
+#
+# - **A1** needs a domain pair: the *near* target's letters as drawn everywhere else in the book (labelled), and the
+#   same letters cut out of a strong noisy grating, |glyph − grating| — the grey-scale analogue of MNIST-M, the shift
+#   of DANN's own experiments (unlabelled). Both arms fine-tune on 20 labelled clean images per class; DANN also sees
+#   50 unlabelled shifted images per class. Nothing may look at shifted labels, so both keep their **final** weights
+#   (no checkpoint selection) and the learning rate is the clean target's, chosen on clean validation in chapter 1.
+# - **A2 and A4** share one set of runs: the near target (20 images per class) learnt by plain fine-tuning, LwF
+#   (weight 1, T = 2, its paper's values), L2-SP (weight 0.01, chapter 5's default), a progressive network (new
+#   column from scratch at chapter 1's scratch learning rate, lowered along the grid while its training diverges)
+#   and a frozen backbone with a new head. Before and after, the **source** task is scored on the source's test
+#   split with the source classifier the method keeps.
+# - **A3** fine-tunes with chapter 1's protocol and tuned learning rate on k = 1, 5, 10 images per class of the near
+#   and the far target (k = 5 is chapter 1's run), against prototypes of the frozen source features of the same k
+#   images (L2-normalised, nearest class mean).
+#
+# Three seeds throughout; A1, A2 and A4 train for fewer steps than chapter 1 (150) to fit the book's budget.
+
+# %% tags=["remove-cell"]
+import sys
+
+if "google.colab" in sys.modules:  # on Colab, install the package this book is built on
+    # %pip install -q "tlcore[book] @ git+https://github.com/tlcore-book/deep-transfer-survey"
+    pass
+
+# %% tags=["parameters"]
+profile = "embedded"
+seeds = None  # None: the profile's seeds
+
+# %%
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+import tlcore
+from tlcore import data
+from tlcore.book import glue_verdict, set_style, verdict_table
+from tlcore.results import save_table
+from tlcore.studies import continual_study, domain_adaptation_study, few_shot_study
+
+set_style()
+setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+labelled, shifted = setup.adaptation_pair
+clean, textured = data.load(labelled, "test", seed=0), data.load(shifted, "test", seed=0)
+fig, axes = plt.subplots(2, 8, figsize=(9, 2.5))
+for column in range(8):
+    index = column * (len(clean) // 8)
+    axes[0, column].imshow(clean.images[index, 0], cmap="gray", vmin=0, vmax=1)
+    axes[1, column].imshow(textured.images[index, 0], cmap="gray", vmin=0, vmax=1)
+for ax in axes.flat:
+    ax.set_axis_off()
+fig.suptitle(f"Same classes, two domains: {labelled} (labelled, top) and {shifted} (unlabelled, bottom)");
+
+# %% [markdown]
+# ## Experiment
+#
+# ### Domain adaptation (A1)
+
+# %%
+adaptation = domain_adaptation_study(setup)["runs"]
+save_table(adaptation, "adaptation_runs")
+adaptation.groupby("method")[["source_accuracy", "target_accuracy"]].agg(["mean", "std"]).round(3)
+
+# %% [markdown]
+# ### Forgetting and progressive networks (A2, A4)
+
+# %%
+continual = continual_study(setup)["runs"]
+save_table(continual, "continual_runs")
+continual_summary = (continual.groupby("method")[["test_accuracy", "source_accuracy_before", "source_accuracy"]]
+                     .mean().reindex(list(setup.continual_methods)))
+continual_summary.round(3)
+
+# %% [markdown]
+# ### Few-shot (A3)
+
+# %%
+few_shot = few_shot_study(setup)["runs"]
+save_table(few_shot, "few_shot_runs")
+few_shot.pivot_table(index=["target", "k"], columns="method", values="test_accuracy", aggfunc="mean").round(3)
+
+# %% [markdown]
+# ## Result
+#
+# Left: accuracy on the shifted domain's test split (its labels never used in training or selection) and on the
+# clean domain's. Middle: what each way of learning the target costs the source task (source accuracy lost, in
+# points), against the target accuracy it reaches. Right: k-shot accuracy, one line per method and target.
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+domains = adaptation.melt(id_vars=["method", "seed"], value_vars=["source_accuracy", "target_accuracy"],
+                          var_name="domain", value_name="accuracy")
+domains["domain"] = domains["domain"].map({"source_accuracy": f"{labelled} (labelled)",
+                                           "target_accuracy": f"{shifted} (unlabelled)"})
+sns.barplot(data=domains, x="domain", y="accuracy", hue="method", errorbar="sd", ax=axes[0])
+axes[0].set(title="Domain adaptation", xlabel="", ylim=(0, 1))
+sns.scatterplot(data=continual.assign(forgetting_points=100 * continual.forgetting), x="forgetting_points",
+                y="test_accuracy", hue="method", style="method", s=70, ax=axes[1])
+axes[1].axvline(0, color="grey", lw=0.8)
+axes[1].set(title=f"Learning {setup.continual_target}: forgetting vs target accuracy",
+            xlabel="source accuracy lost (points)", ylabel="target test accuracy")
+sns.lineplot(data=few_shot, x="k", y="test_accuracy", hue="target", style="method", markers=True,
+             errorbar="sd", ax=axes[2])
+axes[2].set(title="Few-shot: fine-tuning vs prototypes", xlabel="images per class (k)",
+            ylabel="test accuracy", xticks=sorted(few_shot.k.unique()))
+fig.tight_layout()
+
+# %% [markdown]
+# Per run, the source-task accuracy each method keeps (LwF: with its own old-task head; the original source head
+# gives `source_accuracy_original_head`):
+
+# %%
+continual[["method", "seed", "test_accuracy", "source_accuracy_before", "source_accuracy", "forgetting"]].round(4)
+
+# %% [markdown]
+# ## Verdict
+#
+# The rules were written in `tlcore.claims.neighbours` before these runs; they read the tables saved above.
+
+# %%
+verdicts = [tlcore.claims.verdict(claim) for claim in ("A1", "A2", "A3", "A4")]
+for v in verdicts:
+    glue_verdict(v)
+verdict_table(verdicts)
+
+# %% [markdown]
+# - **A1** — {glue:text}`a1_verdict`. {glue:text}`a1_detail`
+# - **A2** — {glue:text}`a2_verdict`. {glue:text}`a2_detail`
+# - **A3** — {glue:text}`a3_verdict`. {glue:text}`a3_detail`
+# - **A4** — {glue:text}`a4_verdict`. {glue:text}`a4_detail`
+#
+# **Reading A1.** In the embedded run neither arm learns the shifted domain: source-only training sits at chance
+# (1 in 20 classes), and DANN does not lift it, while it costs the clean domain much of its accuracy (left panel).
+# This is a statement about this pair at this scale, not about DANN in general. The shift is severe — a letter shows
+# only as the grating's negative, and features learnt on clean strokes answer to the grating — so the source-only
+# features carry no usable signal to align; DANN's published gains (MNIST → MNIST-M, {cite}`ganin2016dann`) start
+# from a source-only baseline far above chance. With 150 steps and the adaptation factor rising to 1, the adversary
+# scrambles the features faster than it aligns them, and with no shifted-domain labels there is nothing to choose
+# its weight, its schedule or a checkpoint on. A milder shift (a fainter grating) is the natural next experiment; it
+# was not run, because the rule and the pair were fixed before the results.
+#
+# **Reading A2-A4.** Plain fine-tuning on the near target costs the source task about ten points; LwF, whose
+# distillation term keeps the old head's answers, saves almost all of them at no cost in target accuracy; L2-SP at
+# chapter 5's default weight saves about one point — it forgets less, as the survey says, but barely (a larger weight
+# would save more and is chapter 5's question). The progressive network and the frozen backbone keep the source
+# accuracy *exactly* (verified, not assumed); the progressive network beats the frozen probe on the target but stays
+# one to two points below fine-tuning, just outside the 2-point margin the rule allows, so "matches fine-tuning" is
+# only nearly true here (its new column trains from scratch, for 150 steps, at a rate lowered until it no longer
+# diverged). Few-shot: on the far target fine-tuning wins by a wide margin at every k (frozen letter features do
+# not separate gratings), while on the near target prototypes of frozen features win at one image per class and
+# fine-tuning pulls ahead only from five — the survey's "suitable hyper-parameters" matter most where data is least.
+#
+# ## In practice
+#
+# - Without target labels, a domain-adversarial term is cheap to add (one extra forward pass of unlabelled target
+#   images per step) but its benefit depends on the shift; with no target labels there is also nothing to select
+#   checkpoints or its weight on, so keep the schedule fixed and check on a few labelled target images if you can.
+# - If the source task must keep working, do not fine-tune the shared weights unguarded: a frozen source column
+#   (progressive network) or a frozen backbone keeps it *exactly*; LwF and L2-SP only slow the drift.
+# - With a handful of images per class, compare fine-tuning against prototypes of frozen features before paying for
+#   it: the prototype classifier has no hyper-parameter to tune and no validation data to spend.

@@ -1,0 +1,142 @@
+"""Verdict rules of the chapter "Neighbouring problems" (claims A1-A4).
+
+Tables (written by the chapter):
+- ``adaptation_runs``: one run per row: method ("source_only" | "dann"), seed, target_accuracy (the shifted domain's
+  test split), source_accuracy (the labelled domain's test split).
+- ``continual_runs``: one run per row: target, method ("finetune", "lwf", "l2sp", "progressive", "frozen"), seed,
+  test_accuracy (target), source_accuracy_before, source_accuracy (source task after learning the target).
+- ``few_shot_runs``: target, k, method ("finetune" | "prototype"), seed, test_accuracy.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .registry import Verdict
+from .stats import bootstrap_ci, paired_difference, summarise
+
+ADAPTATION, CONTINUAL, FEW_SHOT = "adaptation_runs", "continual_runs", "few_shot_runs"
+MIN_SEEDS = 3
+MATCH_MARGIN = 0.02  # "matches fine-tuning": at most 2 points worse (lower end of the 95% interval)
+EXACT = 1e-9
+
+
+def _too_few_seeds(claim: str, frame: pd.DataFrame) -> Verdict | None:
+    seeds = frame["seed"].nunique()
+    if seeds < MIN_SEEDS:
+        return Verdict(claim, "not run", detail=f"the rule needs at least {MIN_SEEDS} seeds; the table has {seeds}")
+    return None
+
+
+def _pts(interval) -> str:
+    mean, low, high = interval
+    return f"{100 * mean:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]"
+
+
+def _paired(frame, column, arm, treated, control, by=()):
+    """Per seed (and ``by`` group): value(treated) - value(control) in column ``d``."""
+    if not by:
+        frame, by = frame.assign(_all=0), ["_all"]
+    return paired_difference(frame, by=list(by), column=column, arm=arm, treated=treated, control=control, value="d")
+
+
+def rule_a1(tables) -> Verdict:
+    """d = accuracy(DANN) - accuracy(source-only) on the shifted domain's test split, paired by seed, 95% bootstrap
+    over >= 3 seeds (both models keep their final weights; no shifted-domain label is used in training or selection).
+    Supported when the interval of d lies above 0; mixed when d > 0 on average only; not supported when d <= 0."""
+    runs = tables(ADAPTATION)
+    if (short := _too_few_seeds("A1", runs)) is not None:
+        return short
+    d = bootstrap_ci(_paired(runs, "target_accuracy", "method", "dann", "source_only")["d"].to_numpy())
+    verdict = "supported" if d[1] > 0 else ("mixed" if d[0] > 0 else "not supported")
+    means = runs.groupby("method")["target_accuracy"].mean()
+    return Verdict("A1", verdict, round(100 * d[0], 2), "DANN - source-only on the shifted domain (points)",
+                   f"Shifted-domain test accuracy: source-only {means['source_only']:.3f}, DANN {means['dann']:.3f}; "
+                   f"DANN - source-only {_pts(d)} points.", {"difference": d, "means": means.to_dict()})
+
+
+def rule_a2(tables) -> Verdict:
+    """Forgetting f = source-task test accuracy before - after learning the target (after: the source classifier the
+    method keeps: the original one for plain fine-tuning and L2-SP, LwF's jointly trained old-task head for LwF),
+    95% bootstrap over >= 3 seeds. (a) Fine-tuning forgets: the interval of f(fine-tuning) lies above 0. (b) A method
+    forgets less when the interval of f(fine-tuning) - f(method), paired by seed, lies above 0. Supported when (a)
+    holds and (b) holds for both LwF and L2-SP; mixed when (a) holds and at least one of them forgets less on average;
+    not supported otherwise."""
+    runs = tables(CONTINUAL)
+    runs = runs[runs.method.isin(["finetune", "lwf", "l2sp"])].assign(
+        forgetting=lambda f: f.source_accuracy_before - f.source_accuracy)
+    if (short := _too_few_seeds("A2", runs)) is not None:
+        return short
+    forgets = bootstrap_ci(runs[runs.method == "finetune"].groupby("seed")["forgetting"].mean().to_numpy())
+    less = {m: bootstrap_ci(_paired(runs, "forgetting", "method", "finetune", m)["d"].to_numpy())
+            for m in ("lwf", "l2sp")}
+    a = forgets[1] > 0
+    if a and all(ci[1] > 0 for ci in less.values()):
+        verdict = "supported"
+    elif a and any(ci[0] > 0 for ci in less.values()):
+        verdict = "mixed"
+    else:
+        verdict = "not supported"
+    return Verdict("A2", verdict, round(100 * forgets[0], 2), "source accuracy lost by fine-tuning (points)",
+                   f"Fine-tuning forgets {_pts(forgets)} points of source accuracy; forgetting saved by LwF "
+                   f"{_pts(less['lwf'])}, by L2-SP {_pts(less['l2sp'])} points.",
+                   {"finetune": forgets, **less})
+
+
+def rule_a3(tables) -> Verdict:
+    """d = accuracy(fine-tuning at the tuned learning rate) - accuracy(nearest prototype on frozen source features),
+    per (target, k), paired by seed, 95% bootstrap over >= 3 seeds; the overall d is the per-seed mean over every
+    (target, k) cell. Supported when the overall interval lies above 0 and d > 0 in every cell; mixed when the overall
+    d > 0 or some cell's interval lies above 0, but not both conditions of supported; not supported otherwise."""
+    runs = tables(FEW_SHOT)
+    if (short := _too_few_seeds("A3", runs)) is not None:
+        return short
+    d = paired_difference(runs, by=["target", "k"], column="test_accuracy", arm="method", treated="finetune",
+                          control="prototype", value="d")
+    cells = summarise(d, by=["target", "k"], value="d")
+    overall = bootstrap_ci(d.groupby("seed")["d"].mean().to_numpy())
+    if overall[1] > 0 and (cells["mean"] > 0).all():
+        verdict = "supported"
+    elif overall[0] > 0 or (cells["low"] > 0).any():
+        verdict = "mixed"
+    else:
+        verdict = "not supported"
+    return Verdict("A3", verdict, round(100 * overall[0], 2), "fine-tuning - prototypes, mean over cells (points)",
+                   f"Fine-tuning - prototypes: overall {_pts(overall)} points; per cell " + ", ".join(
+                       f"{r.target} k={r.k} {100 * r['mean']:+.1f}" for _, r in cells.iterrows()) + ".",
+                   {"overall": overall, "cells": cells.to_dict("records")})
+
+
+def rule_a4(tables) -> Verdict:
+    """Per target, 95% bootstrap over >= 3 seeds. (a) No forgetting: the progressive network's source column scores
+    exactly the source accuracy it had before (|after - before| <= 1e-9, every seed). (b) Matches fine-tuning: the
+    interval of target accuracy(progressive) - accuracy(fine-tuning), paired by seed, has its lower end >= -2 points
+    on every target. Supported when (a) and (b) hold; mixed when (a) holds and, without (b), the progressive network
+    beats the frozen-feature probe (interval of progressive - frozen above 0) or d >= -2 points on average on every
+    target; not supported otherwise."""
+    runs = tables(CONTINUAL)
+    if (short := _too_few_seeds("A4", runs)) is not None:
+        return short
+    progressive = runs[runs.method == "progressive"]
+    kept = bool(((progressive.source_accuracy - progressive.source_accuracy_before).abs() <= EXACT).all())
+    frozen = runs[runs.method == "frozen"]
+    frozen_kept = bool(((frozen.source_accuracy - frozen.source_accuracy_before).abs() <= EXACT).all())
+    vs_ft = summarise(_paired(runs, "test_accuracy", "method", "progressive", "finetune", by=["target"]),
+                      by=["target"], value="d")
+    vs_frozen = summarise(_paired(runs, "test_accuracy", "method", "progressive", "frozen", by=["target"]),
+                          by=["target"], value="d")
+    matches = bool((vs_ft["low"] >= -MATCH_MARGIN).all())
+    if kept and matches:
+        verdict = "supported"
+    elif kept and ((vs_frozen["low"] > 0).all() or (vs_ft["mean"] >= -MATCH_MARGIN).all()):
+        verdict = "mixed"
+    else:
+        verdict = "not supported"
+    first = vs_ft.iloc[0]
+    return Verdict(
+        "A4", verdict, round(100 * float(vs_ft["mean"].mean()), 2), "progressive - fine-tuning, target (points)",
+        f"Source accuracy kept exactly: progressive {kept}, frozen {frozen_kept}. Target accuracy, progressive - "
+        "fine-tuning: " + ", ".join(f"{r.target} {_pts((r['mean'], r.low, r.high))}" for _, r in vs_ft.iterrows())
+        + "; progressive - frozen: " + ", ".join(f"{r.target} {_pts((r['mean'], r.low, r.high))}"
+                                                 for _, r in vs_frozen.iterrows()) + " points.",
+        {"kept": kept, "frozen_kept": frozen_kept, "vs_finetune": vs_ft.to_dict("records"),
+         "vs_frozen": vs_frozen.to_dict("records"), "first_target": first["target"]})
