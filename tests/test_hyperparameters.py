@@ -268,4 +268,4 @@ def test_chapter_six_claims_are_implemented_with_their_tables():
         registered = tlcore.claims.CLAIMS[claim]
         assert registered.chapter == "06_hyperparameters" and registered.rule is not None
         assert len(registered.rule_text) > 50
-    assert tlcore.claims.CLAIMS["H2"].rule is None  # chapter 2's
+    assert tlcore.claims.CLAIMS["H2"].chapter == "02_what_to_transfer"  # H2 reads chapter 2's re-initialisation grid

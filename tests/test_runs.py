@@ -96,7 +96,7 @@ def test_command_line_lists_and_reports(capsys, tmp_results):
     assert main(["datasets"]) == 0 and "glyphs_near" in capsys.readouterr().out
     assert main(["claims", "--planned"]) == 0
     out = capsys.readouterr().out
-    assert "T1" in out and "not run" in out and "planned" in out
+    assert "T1" in out and "B1" in out and "not run" in out
     with pytest.raises(SystemExit):
         main(["frobnicate"])
 
