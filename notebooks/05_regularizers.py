@@ -181,8 +181,8 @@ verdict_table(verdicts)
 # - **R8** — {glue:text}`r8_verdict`. {glue:text}`r8_detail`
 #
 # **What changed since the first version of this chapter.** It ran every set-up at its published default weight for
-# 300 steps, and the defaults were far too strong at the far target's tuned learning rate (0.3): DELTA lost 66 points
-# to plain fine-tuning there and L2-SP 13 points to L2, so R1 and R2 compared a collapsed run with a sane one. Now each
+# 300 steps, and the defaults were far too strong at the far target's high tuned learning rate: DELTA and L2-SP
+# collapsed there, so R1 and R2 compared a collapsed run with a sane one. Now each
 # weight is chosen on validation (where the sweep moved it, validation accuracy at the default -> at the chosen weight:
 # {glue:text}`sweep_moves`) and the schedule is 150 steps, so the numbers above are not comparable one-to-one with the
 # first version's. The sweep is coarse (a factor of 10 either way of the default at most, one seed, one size), and
