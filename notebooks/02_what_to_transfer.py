@@ -187,8 +187,8 @@ verdict_table(verdicts)
 # How to read these numbers. T4 has two halves: how much transferring more stages gains on the near target
 # against the far one, and whether, with the learning rate tuned per k *on validation*, some k below "all stages"
 # wins. A better test score for a smaller k that validation does not pick does not count: a practitioner following
-# the validation split would not have chosen it. Two caveats of our scale apply to both halves: these runs are a
-# third of chapter 1's length, so re-initialised stages (which start from nothing) are handicapped; and when the
+# the validation split would not have chosen it. Two caveats of our scale apply to both halves: these runs are
+# shorter than chapter 1's, so re-initialised stages (which start from nothing) are handicapped; and when the
 # chosen learning rate sits at the top of the grid for every k on a target (see the tuning table above), that
 # target says little about H2, whose evidence then rests on the other one.
 #

@@ -41,7 +41,7 @@
 #
 # The pretrained source model is fine-tuned on the most and the least similar target of the profile at two small
 # sizes, three seeds, at each target's learning rate chosen on validation in chapter 1 but with a shorter schedule
-# (`regularizer_steps`, 150 in the embedded profile, against chapter 1's 300), so plain fine-tuning here is its own
+# (`regularizer_steps` in the profile, shorter than chapter 1's schedule), so plain fine-tuning here is its own
 # run, not chapter 1's.
 #
 # A regulariser's strength matters as much as a learning rate. The published defaults (the Transfer-Learning-Library's
@@ -184,7 +184,7 @@ verdict_table(verdicts)
 # 300 steps, and the defaults were far too strong at the far target's high tuned learning rate: DELTA and L2-SP
 # collapsed there, so R1 and R2 compared a collapsed run with a sane one. Now each
 # weight is chosen on validation (where the sweep moved it, validation accuracy at the default -> at the chosen weight:
-# {glue:text}`sweep_moves`) and the schedule is 150 steps, so the numbers above are not comparable one-to-one with the
+# {glue:text}`sweep_moves`) and the schedule is shorter, so the numbers above are not comparable one-to-one with the
 # first version's. The sweep is coarse (a factor of 10 either way of the default at most, one seed, one size), and
 # the choice made at the tuning size is used at every size: a weight that suits 20 images per class may be too strong
 # at 5 or too weak at 100.

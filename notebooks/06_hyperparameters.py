@@ -37,7 +37,7 @@
 #
 # The pretrained source model of chapter 1 on the same four targets. The grids are short on purpose (the whole
 # book runs on two CPU cores): the learning-rate × momentum grid trains for `hp_steps` (100 in the embedded
-# profile, a third of chapter 1's schedule) with two learning rates and two momenta, whose effective learning rates
+# profile, shorter than chapter 1's schedule) with two learning rates and two momenta, whose effective learning rates
 # lr / (1 − momentum) span two decades; the other experiments reuse chapter 1's runs wherever they can (the run store
 # shares them). Every choice is made on validation accuracy; test accuracy is reported once per run.
 
@@ -227,7 +227,7 @@ verdict_table(verdicts)
 #
 # ### Reading the verdicts
 #
-# - The grid is short (a third of chapter 1's steps) so that it fits the book's budget. That matters for **T9**:
+# - The grid is short (shorter than chapter 1's schedule) so that it fits the book's budget. That matters for **T9**:
 #   with 100 steps, the lowest effective learning rate *under-fits* a large, dissimilar target (the gratings at
 #   100 images per class), so the spread there can be larger than at 5 per class. The survey's argument is about the
 #   opposite regime — enough updates that a small target over-fits or drifts — and this grid does not reach it; the
@@ -235,7 +235,7 @@ verdict_table(verdicts)
 # - **H1** and **M3** rank four targets by a coarse grid: equal optima (several targets at the same effective
 #   learning rate) are ties, and a seed resample in which the dissimilar target's optimum moves makes every optimum
 #   equal, which is why their intervals reach 0.
-# - **H3** compares a cosine schedule of a third of the steps with chapter 1's at the same learning rate: a positive
+# - **H3** compares a shorter cosine schedule with chapter 1's at the same learning rate: a positive
 #   interaction means the small targets lose less from fewer updates than the large ones, the weaker half of the
 #   claim; "supported" needs the small targets to lose nothing.
 #

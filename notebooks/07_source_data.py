@@ -45,7 +45,7 @@
 # (over 30,000 images). New zoo models are pretrained on them — from scratch, as the second step after the letters,
 # with the letters classes re-weighted for a target, and with SimCLR without labels — in the same narrow ResNet.
 # Every (source model, target) pair is then fine-tuned with chapter 4's protocol (20 images per class, one
-# learning rate and 150 steps for every source, so the letters models' runs are shared with that chapter) and
+# learning rate and number of steps for every source, so the letters models' runs are shared with that chapter) and
 # linear-probed on frozen features, three seeds each. `profile="smoke"` runs the same on tiny models in seconds;
 # this chapter has no real-tier variant yet (the sources it builds are part of the embedded world).
 
@@ -185,7 +185,7 @@ verdict_table(verdicts)
 # pretraining recipe for that source, not evidence about matched sources in general; the rules were not changed
 # after seeing it. The same gratings *do* teach the letters model: after the intermediate step on them (S4's
 # two-step model) its frozen features separate the far target's gratings far better than the letters model's do
-# (linear-probe column of the table of means), even though full fine-tuning closes that gap in 150 steps. Our
+# (linear-probe column of the table of means), even though full fine-tuning closes that gap within its short schedule. Our
 # compact SimCLR on the same gratings, 200 steps from scratch, ended near chance on the target as well (probe and
 # fine-tuning), so S5 is judged on a self-supervised model that did not learn usable features: at this scale and
 # budget it is a negative result for our recipe, not a test of self-supervision at the survey's scale. The font digits, which the same recipe learns well, are the clean test of S1: there the small

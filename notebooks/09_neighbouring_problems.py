@@ -171,7 +171,7 @@ verdict_table(verdicts)
 # This is a statement about this pair at this scale, not about DANN in general. The shift is severe — a letter shows
 # only as the grating's negative, and features learnt on clean strokes answer to the grating — so the source-only
 # features carry no usable signal to align; DANN's published gains (MNIST → MNIST-M, {cite}`ganin2016dann`) start
-# from a source-only baseline far above chance. With 150 steps and the adaptation factor rising to 1, the adversary
+# from a source-only baseline far above chance. With this short schedule and the adaptation factor rising to 1, the adversary
 # scrambles the features faster than it aligns them, and with no shifted-domain labels there is nothing to choose
 # its weight, its schedule or a checkpoint on. A milder shift (a fainter grating) is the natural next experiment; it
 # was not run, because the rule and the pair were fixed before the results.
@@ -182,7 +182,7 @@ verdict_table(verdicts)
 # would save more and is chapter 5's question). The progressive network and the frozen backbone keep the source
 # accuracy *exactly* (verified, not assumed); the progressive network beats the frozen probe on the target but stays
 # one to two points below fine-tuning, just outside the 2-point margin the rule allows, so "matches fine-tuning" is
-# only nearly true here (its new column trains from scratch, for 150 steps, at a rate lowered until it no longer
+# only nearly true here (its new column trains from scratch, for the chapter's short schedule, at a rate lowered until it no longer
 # diverged). Few-shot: on the far target fine-tuning wins by a wide margin at every k (frozen letter features do
 # not separate gratings), while on the near target prototypes of frozen features win at one image per class and
 # fine-tuning pulls ahead only from five — the survey's "suitable hyper-parameters" matter most where data is least.
