@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= embedded
+BOOK_ARGS ?=
 
 .PHONY: book test env clean lint-notebooks
 
 book: $(VENV)/.installed
-	$(BIN)/python scripts/build_book.py --profile $(PROFILE)
+	$(BIN)/python scripts/build_book.py --profile $(PROFILE) $(BOOK_ARGS)
 
 test: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest

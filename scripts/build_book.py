@@ -1,6 +1,7 @@
 """Execute every chapter with papermill, then render the book with Jupyter Book v1.
 
     python scripts/build_book.py [--profile embedded|real|smoke] [--only 01 ...] [--no-html]
+                                 [--start-chapters-within SECONDS]
 
 Chapters run in the order of ``_toc.yml``; the book's executable pages (the world, claims at a glance) run after
 them because they read the chapters' results.
@@ -50,14 +51,20 @@ def stage() -> None:
         shutil.copytree(ROOT / folder, STAGING / folder, ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
 
 
-def execute(pages: list[str], profile: str) -> None:
+def execute(pages: list[str], profile: str, start_chapters_until: float | None = None) -> list[str]:
+    """Execute ``pages`` in order; returns the chapters skipped because ``start_chapters_until`` (a
+    ``time.monotonic()`` value) had passed before they could start. The book's own pages always run."""
     import pandas as pd
     import papermill
 
-    timings = []
+    timings, skipped = [], []
     tables = Path(os.environ["TLCORE_RESULTS"]) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     for page in pages:
+        if page.startswith("notebooks/") and start_chapters_until is not None and time.monotonic() > start_chapters_until:
+            print(f"[book] SKIPPED {page}: the time allowed for starting chapters has run out", flush=True)
+            skipped.append(page)
+            continue
         source, target = ROOT / f"{page}.ipynb", STAGING / f"{page}.ipynb"
         parameters = {"profile": profile} if page.startswith("notebooks/") else {}
         print(f"[book] executing {page} ({profile}) ...", flush=True)
@@ -69,6 +76,7 @@ def execute(pages: list[str], profile: str) -> None:
         print(f"[book] {page}: {seconds:.1f} s", flush=True)
         pd.DataFrame(timings).to_csv(tables / "book_timings.csv", index=False)  # pages after this one show it
     print(f"[book] all chapters: {sum(t['seconds'] for t in timings):.1f} s", flush=True)
+    return skipped
 
 
 def render() -> None:
@@ -83,15 +91,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="embedded", choices=["embedded", "real", "smoke"])
     parser.add_argument("--only", nargs="*", default=[], help="chapter number prefixes to execute (default: all)")
     parser.add_argument("--no-html", action="store_true", help="execute the chapters but do not render")
+    parser.add_argument("--start-chapters-within", type=float, default=None, metavar="SECONDS",
+                        help="start no chapter later than this many seconds after launch (CI's time limit); skipped "
+                             "chapters are listed and the book is still rendered; exit status 3 if any was skipped")
     args = parser.parse_args(argv)
     os.environ.setdefault("TLCORE_RESULTS", str(ROOT / "results"))
     os.environ.setdefault("TLCORE_CACHE", str(ROOT / ".cache" / "tlcore"))
     if args.profile != "real":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    until = time.monotonic() + args.start_chapters_within if args.start_chapters_within is not None else None
     stage()
-    execute(executable_pages(args.only), args.profile)
+    skipped = execute(executable_pages(args.only), args.profile, until)
     if not args.no_html:
         render()
+    if skipped:
+        print(f"[book] {len(skipped)} chapter(s) not executed for lack of time: {', '.join(skipped)}", flush=True)
+        sys.exit(3)
 
 
 if __name__ == "__main__":
