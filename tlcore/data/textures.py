@@ -23,15 +23,24 @@ class TextureStyle:
     noise: tuple[float, float] = (0.2, 0.3)
 
 
+def _grating_names(orientations, frequencies) -> list[str]:
+    return [f"{deg}deg/{cycles:g}cyc" for cycles in frequencies for deg in orientations]
+
+
+def _class_grating(class_index: int, orientations, frequencies, rng: np.random.Generator,
+                   style: "TextureStyle") -> np.ndarray:
+    """Class ``class_index`` of the (frequency-major) grid ``frequencies`` x ``orientations``, rendered once."""
+    cycles = frequencies[class_index // len(orientations)]
+    return render_grating(orientations[class_index % len(orientations)], cycles, rng, style)
+
+
 def texture_classes() -> list[str]:
-    return [f"{deg}deg/{cycles:g}cyc" for cycles in CYCLES_PER_IMAGE for deg in ORIENTATIONS_DEG]
+    return _grating_names(ORIENTATIONS_DEG, CYCLES_PER_IMAGE)
 
 
 def render_texture(class_index: int, rng: np.random.Generator, style: TextureStyle = TextureStyle()) -> np.ndarray:
     """One float32 (size, size) image in [0, 1] of texture class ``class_index``."""
-    cycles = CYCLES_PER_IMAGE[class_index // len(ORIENTATIONS_DEG)]
-    degrees = ORIENTATIONS_DEG[class_index % len(ORIENTATIONS_DEG)]
-    return render_grating(degrees, cycles, rng, style)
+    return _class_grating(class_index, ORIENTATIONS_DEG, CYCLES_PER_IMAGE, rng, style)
 
 
 # The texture *source*: the same kind of image at orientations half-way between the target's and at two other
@@ -41,14 +50,12 @@ SOURCE_CYCLES_PER_IMAGE = (2.0, 6.0)
 
 
 def source_texture_classes() -> list[str]:
-    return [f"{deg}deg/{cycles:g}cyc" for cycles in SOURCE_CYCLES_PER_IMAGE for deg in SOURCE_ORIENTATIONS_DEG]
+    return _grating_names(SOURCE_ORIENTATIONS_DEG, SOURCE_CYCLES_PER_IMAGE)
 
 
 def render_source_texture(class_index: int, rng: np.random.Generator, style: TextureStyle = TextureStyle()) -> np.ndarray:
     """One float32 (size, size) image in [0, 1] of texture-source class ``class_index``."""
-    cycles = SOURCE_CYCLES_PER_IMAGE[class_index // len(SOURCE_ORIENTATIONS_DEG)]
-    degrees = SOURCE_ORIENTATIONS_DEG[class_index % len(SOURCE_ORIENTATIONS_DEG)]
-    return render_grating(degrees, cycles, rng, style)
+    return _class_grating(class_index, SOURCE_ORIENTATIONS_DEG, SOURCE_CYCLES_PER_IMAGE, rng, style)
 
 
 def render_grating(degrees: float, cycles: float, rng: np.random.Generator, style: TextureStyle = TextureStyle()
