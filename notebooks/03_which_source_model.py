@@ -35,7 +35,7 @@
 #
 # The `parameters` cell below is what papermill overrides. `profile="embedded"` (the default, what CI runs) compares
 # small ResNets of the zoo, all pretrained by tlcore on the same rendered Latin/Greek/Cyrillic letters: the narrow
-# reference model (cross-entropy, 800 steps, 300 images per class), its deeper and wider twins, twins with a quarter
+# reference model (cross-entropy, 800 steps, 300 images per class), its deeper twin, twins with a quarter
 # and half of the pretraining steps, one pretrained on a fifth of the source images, and two with a different source
 # loss (label smoothing 0.1; dropout 0.5 on the penultimate features). `profile="smoke"` runs in seconds for tests.
 # The `real` profile has no zoo of its own for this chapter yet (ImageNet models come with no comparable recipes).
@@ -74,7 +74,7 @@ tlcore.models.list_models().query("name in @setup.source_roles.values()")
 # fitted on 20 training images per class of each target (the protocol of {cite}`kornblith2021why`; no
 # hyper-parameter is tuned, so the test split is read once). Its **fine-tuned transfer** uses chapter 4's ranking
 # protocol — the same 20 images per class, one learning rate and one schedule for every model — so the runs of the
-# five models chapter 4 also ranks are the very same runs; one more model (fewer source images) is fine-tuned here.
+# models chapter 4 also ranks are the very same runs; one more model (fewer source images) is fine-tuned here.
 # Every measurement is repeated for each seed (a different training sample, head and batch order).
 
 # %%
