@@ -167,3 +167,10 @@ def test_regularizer_rules_follow_the_synthetic_effects():
     reversed_ = regularizer_tables(lambda s, t, n: {"l2": 0.02, "l2sp": 0.0}.get(s, 0.0))
     result = claims.CLAIMS["R1"].rule(reversed_)
     assert result.verdict == "not supported" and result.key_number == pytest.approx(-2.0, abs=0.2)
+
+
+def test_format_points_writes_percentage_points_with_an_interval():
+    from tlcore.claims.stats import format_points
+
+    assert format_points((0.0123, -0.004, 0.03)) == "+1.2 [-0.4, +3.0]"
+    assert format_points((0.0123, -0.004, 0.03), 2) == "+1.23 [-0.40, +3.00]"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .registry import Verdict
-from .stats import bootstrap_ci, paired_difference, summarise
+from .stats import bootstrap_ci, format_points, paired_difference, summarise
 
 ADAPTATION, CONTINUAL, FEW_SHOT = "adaptation_runs", "continual_runs", "few_shot_runs"
 MIN_SEEDS = 3
@@ -25,11 +25,6 @@ def _too_few_seeds(claim: str, frame: pd.DataFrame) -> Verdict | None:
     if seeds < MIN_SEEDS:
         return Verdict(claim, "not run", detail=f"the rule needs at least {MIN_SEEDS} seeds; the table has {seeds}")
     return None
-
-
-def _pts(interval) -> str:
-    mean, low, high = interval
-    return f"{100 * mean:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]"
 
 
 def _paired(frame, column, arm, treated, control, by=()):
@@ -51,7 +46,7 @@ def rule_a1(tables) -> Verdict:
     means = runs.groupby("method")["target_accuracy"].mean()
     return Verdict("A1", verdict, round(100 * d[0], 2), "DANN - source-only on the shifted domain (points)",
                    f"Shifted-domain test accuracy: source-only {means['source_only']:.3f}, DANN {means['dann']:.3f}; "
-                   f"DANN - source-only {_pts(d)} points.", {"difference": d, "means": means.to_dict()})
+                   f"DANN - source-only {format_points(d, 2)} points.", {"difference": d, "means": means.to_dict()})
 
 
 def rule_a2(tables) -> Verdict:
@@ -77,8 +72,8 @@ def rule_a2(tables) -> Verdict:
     else:
         verdict = "not supported"
     return Verdict("A2", verdict, round(100 * forgets[0], 2), "source accuracy lost by fine-tuning (points)",
-                   f"Fine-tuning forgets {_pts(forgets)} points of source accuracy; forgetting saved by LwF "
-                   f"{_pts(less['lwf'])}, by L2-SP {_pts(less['l2sp'])} points.",
+                   f"Fine-tuning forgets {format_points(forgets, 2)} points of source accuracy; forgetting saved by LwF "
+                   f"{format_points(less['lwf'], 2)}, by L2-SP {format_points(less['l2sp'], 2)} points.",
                    {"finetune": forgets, **less})
 
 
@@ -101,7 +96,7 @@ def rule_a3(tables) -> Verdict:
     else:
         verdict = "not supported"
     return Verdict("A3", verdict, round(100 * overall[0], 2), "fine-tuning - prototypes, mean over cells (points)",
-                   f"Fine-tuning - prototypes: overall {_pts(overall)} points; per cell " + ", ".join(
+                   f"Fine-tuning - prototypes: overall {format_points(overall, 2)} points; per cell " + ", ".join(
                        f"{r.target} k={r.k} {100 * r['mean']:+.1f}" for _, r in cells.iterrows()) + ".",
                    {"overall": overall, "cells": cells.to_dict("records")})
 
@@ -135,8 +130,8 @@ def rule_a4(tables) -> Verdict:
     return Verdict(
         "A4", verdict, round(100 * float(vs_ft["mean"].mean()), 2), "progressive - fine-tuning, target (points)",
         f"Source accuracy kept exactly: progressive {kept}, frozen {frozen_kept}. Target accuracy, progressive - "
-        "fine-tuning: " + ", ".join(f"{r.target} {_pts((r['mean'], r.low, r.high))}" for _, r in vs_ft.iterrows())
-        + "; progressive - frozen: " + ", ".join(f"{r.target} {_pts((r['mean'], r.low, r.high))}"
+        "fine-tuning: " + ", ".join(f"{r.target} {format_points((r['mean'], r.low, r.high), 2)}" for _, r in vs_ft.iterrows())
+        + "; progressive - frozen: " + ", ".join(f"{r.target} {format_points((r['mean'], r.low, r.high), 2)}"
                                                  for _, r in vs_frozen.iterrows()) + " points.",
         {"kept": kept, "frozen_kept": frozen_kept, "vs_finetune": vs_ft.to_dict("records"),
          "vs_frozen": vs_frozen.to_dict("records"), "first_target": first["target"]})

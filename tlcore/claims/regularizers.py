@@ -10,7 +10,7 @@ Tables (written by the chapter):
 from __future__ import annotations
 
 from .registry import Verdict
-from .stats import bootstrap_ci, paired_difference, summarise
+from .stats import bootstrap_ci, format_points, paired_difference, summarise
 
 GRID, SIMILARITY = "regularizer_grid", "regularizer_similarity"
 LARGE, SWEEP = "regularizer_large", "regularizer_sweep"
@@ -115,10 +115,6 @@ def _seed_means(gains, value: str = "gain") -> tuple[float, float, float]:
     return bootstrap_ci(gains.groupby("seed")[value].mean().to_numpy())
 
 
-def _points(ci) -> str:
-    return f"{100 * ci[0]:+.2f} [{100 * ci[1]:+.2f}, {100 * ci[2]:+.2f}]"
-
-
 def rule_r5(tables) -> Verdict:
     """Per target, averaged over sizes with a 95% bootstrap over seeds: d_L2 = accuracy(L2-SP on the lower half of
     the stages + L2 on the upper half) - accuracy(L2 everywhere) and d_SP = the same minus accuracy(L2-SP everywhere).
@@ -137,7 +133,7 @@ def rule_r5(tables) -> Verdict:
     return Verdict(
         "R5", verdict, round(100 * best, 2), "mix minus the better of all-L2 / all-L2-SP, best target (points)",
         "Mix (L2-SP lower, L2 upper) minus " + "; ".join(
-            f"{target}: all-L2 {_points(v['l2'])}, all-L2-SP {_points(v['l2sp'])}" for target, v in rows) + " points.",
+            f"{target}: all-L2 {format_points(v['l2'], 2)}, all-L2-SP {format_points(v['l2sp'], 2)}" for target, v in rows) + " points.",
         {target: v for target, v in rows},
     )
 
@@ -155,8 +151,8 @@ def rule_r6(tables) -> Verdict:
         verdict = "mixed" if overall[0] > 0 else "not supported"
     return Verdict(
         "R6", verdict, round(100 * overall[0], 2), "Co-Tuning - plain fine-tuning, mean over the grid (points)",
-        f"Co-Tuning - plain fine-tuning: {_points(overall)} points over the grid; per target "
-        + ", ".join(f"{target} {_points(ci)}" for target, ci in per_target.items()) + ".",
+        f"Co-Tuning - plain fine-tuning: {format_points(overall, 2)} points over the grid; per target "
+        + ", ".join(f"{target} {format_points(ci, 2)}" for target, ci in per_target.items()) + ".",
         {"overall": overall, "per_target": per_target},
     )
 
@@ -174,7 +170,7 @@ def rule_r7(tables) -> Verdict:
     worst = min(ci[0] for ci in versus.values())
     return Verdict(
         "R7", verdict, round(100 * worst, 2), "sample-based minus its strongest rival, mean over the grid (points)",
-        "Sample-based minus " + ", ".join(f"{control} {_points(ci)}" for control, ci in versus.items())
+        "Sample-based minus " + ", ".join(f"{control} {format_points(ci, 2)}" for control, ci in versus.items())
         + " points (mean over targets and sizes).",
         versus,
     )
@@ -203,7 +199,7 @@ def rule_r8(tables) -> Verdict:
     return Verdict(
         "R8", verdict, round(100 * best, 2), f"largest regulariser gain at {size}/class (points)",
         f"Gain over plain fine-tuning at {size}/class: " + ", ".join(
-            f"{setup} on {target} {_points(ci)}" for (setup, target), ci in cells.items())
+            f"{setup} on {target} {format_points(ci, 2)}" for (setup, target), ci in cells.items())
         + " points; L2-SP at the grid sizes: " + ", ".join(
             f"{r.target} {r.n_per_class}/class {100 * r['mean']:+.2f}" for _, r in small.iterrows()) + " points.",
         {"large": {f"{s}/{t}": ci for (s, t), ci in cells.items()}, "small": small.to_dict("records")},

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from .registry import Verdict
-from .stats import bootstrap_ci
+from .stats import bootstrap_ci, format_points
 
 SOURCES, FINETUNED, PROBES = "source_models", "source_model_finetuned", "source_model_probes"
 
@@ -40,10 +40,6 @@ def seed_gains(frame: pd.DataFrame, column: str, treated: str, control: str) -> 
 
 def _gain(frame, column, treated, control) -> tuple[float, float, float]:
     return bootstrap_ci(seed_gains(frame, column, treated, control))
-
-
-def _points(ci) -> str:
-    return f"{100 * ci[0]:+.1f} [{100 * ci[1]:+.1f}, {100 * ci[2]:+.1f}]"
 
 
 def _two_measure_verdict(cis) -> str:
@@ -70,9 +66,9 @@ def rule_t2(tables) -> Verdict:
         gains[f"{axis}/probe"] = _gain(probes, "probe_accuracy", reference, roles[axis])
     verdict = _two_measure_verdict(list(gains.values()))
     detail = (f"gain of full pretraining (points, 95% CI) — over {roles['fewer_steps']} (fewer steps): fine-tuned "
-              f"{_points(gains['fewer_steps/finetuned'])}, probe {_points(gains['fewer_steps/probe'])}; over "
-              f"{roles['fewer_images']} (fewer source images): fine-tuned {_points(gains['fewer_images/finetuned'])}, "
-              f"probe {_points(gains['fewer_images/probe'])}.")
+              f"{format_points(gains['fewer_steps/finetuned'])}, probe {format_points(gains['fewer_steps/probe'])}; over "
+              f"{roles['fewer_images']} (fewer source images): fine-tuned {format_points(gains['fewer_images/finetuned'])}, "
+              f"probe {format_points(gains['fewer_images/probe'])}.")
     if "half_steps" in roles:
         probe_mean = probes.groupby("model")["probe_accuracy"].mean()
         order = [roles["fewer_steps"], roles["half_steps"], reference]
@@ -97,8 +93,8 @@ def rule_t5(tables) -> Verdict:
                   - finetuned[finetuned.model == reference].groupby("target")["test_accuracy"].mean())
     return Verdict("T5", _two_measure_verdict([tuned, probe]), round(100 * tuned[0], 1),
                    "fine-tuned gain of the deeper model (points)",
-                   f"{deep} minus {reference} (points, 95% CI): fine-tuned {_points(tuned)}, linear probe "
-                   f"{_points(probe)}; fine-tuned per target: "
+                   f"{deep} minus {reference} (points, 95% CI): fine-tuned {format_points(tuned)}, linear probe "
+                   f"{format_points(probe)}; fine-tuned per target: "
                    + ", ".join(f"{t} {100 * g:+.1f}" for t, g in per_target.items()) + ".",
                    {"finetuned": tuned, "probe": probe, "per_target": per_target.to_dict()})
 
@@ -183,6 +179,6 @@ def rule_s6(tables) -> Verdict:
     worst = min(losses, key=lambda m: probe[m][0])
     return Verdict("S6", verdict, round(100 * probe[worst][0], 1), f"probe gain of {worst} over cross-entropy (points)",
                    "against cross-entropy (" + reference + "): " + "; ".join(
-                       f"{m}: source accuracy {100 * raised[m]:+.1f} points, probe transfer {_points(probe[m])}"
+                       f"{m}: source accuracy {100 * raised[m]:+.1f} points, probe transfer {format_points(probe[m])}"
                        for m in losses) + ".",
                    {"source_change": raised, "probe_gain": probe})

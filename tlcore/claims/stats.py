@@ -38,3 +38,9 @@ def summarise(differences: pd.DataFrame, *, by: list[str], value: str) -> pd.Dat
         keys = keys if isinstance(keys, tuple) else (keys,)
         rows.append({**dict(zip(by, keys)), "mean": mean, "low": low, "high": high, "seeds": len(group)})
     return pd.DataFrame(rows)
+
+
+def format_points(interval, digits: int = 1) -> str:
+    """``(mean, low, high)`` in accuracy units as "+m.m [+l.l, +h.h]" percentage points, for a verdict's detail."""
+    mean, low, high = (100 * v for v in interval)
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"

@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 
 from ..experiment import select_on_validation
 from .registry import Verdict
-from .stats import bootstrap_ci, summarise
+from .stats import bootstrap_ci, format_points, summarise
 
 PROBE_GAP, STAGE_PROBES, REINIT_TUNING, SIMILARITY = (
     "probe_vs_finetune", "stage_probes", "reinit_tuning", "target_similarity")
@@ -38,10 +38,6 @@ def _rank_correlation(x, y) -> float:
     if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return 0.0
     return float(spearmanr(x, y).statistic)
-
-
-def _interval(ci) -> str:
-    return f"{100 * ci[0]:+.1f} [{100 * ci[1]:+.1f}, {100 * ci[2]:+.1f}]"
 
 
 def rule_t3(tables) -> Verdict:
@@ -72,7 +68,7 @@ def rule_t3(tables) -> Verdict:
         verdict = "not supported"
     return Verdict(
         "T3", verdict, round(100 * overall[0], 1), "mean gap fine-tune - probe (points)",
-        f"fine-tune - probe, mean over targets and sizes {_interval(overall)} points; per target (most similar "
+        f"fine-tune - probe, mean over targets and sizes {format_points(overall)} points; per target (most similar "
         "first): " + ", ".join(f"{t} {100 * r['mean']:+.1f}" for t, r in cells.iterrows())
         + f"; Spearman rho(similarity, gap) {rho[0]:+.2f} (95% CI {rho[1]:+.2f} to {rho[2]:+.2f}).",
         {"overall": overall, "rho": rho, "per_target": cells["mean"].to_dict()},
@@ -119,7 +115,7 @@ def rule_p3(tables) -> Verdict:
         "P3", verdict, round(100 * float(far["mean"].max()), 1),
         "best inner - last stage probe, dissimilar targets (points)",
         f"at {int(probes['n_per_class'].min())}/class, inner (chosen on validation) - last stage probe accuracy: "
-        + ", ".join(f"{t} {_interval((r['mean'], r.low, r.high))} (stage {stages[t]})" for t, r in cells.iterrows())
+        + ", ".join(f"{t} {format_points((r['mean'], r.low, r.high))} (stage {stages[t]})" for t, r in cells.iterrows())
         + f" points; dissimilar: {', '.join(dissimilar)}.",
         {"cells": cells.reset_index().to_dict("records"), "dissimilar": dissimilar},
     )
@@ -165,7 +161,7 @@ def rule_t4(tables) -> Verdict:
     return Verdict(
         "T4", verdict, round(100 * contrast[0], 1), "benefit of transferring more, near - far (points)",
         f"B = acc(k={most}) - acc(k={fewest}): {near} {100 * benefit[near].mean():+.1f}, {far} "
-        f"{100 * benefit[far].mean():+.1f} points; near - far {_interval(contrast)}. k chosen on validation below "
+        f"{100 * benefit[far].mean():+.1f} points; near - far {format_points(contrast)}. k chosen on validation below "
         f"{most}: " + (", ".join(f"{t} k={k} ({100 * g:+.1f} points vs k={most})" for t, (k, g) in partial_wins.items())
                        or "none")
         + "; best k on test: " + ", ".join(f"{t} {k}" for t, k in best_test.items()) + ".",
