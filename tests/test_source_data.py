@@ -37,10 +37,10 @@ def test_texture_source_shares_no_class_with_the_far_target_and_leaves_it_unchan
 
 # --- zoo recipes ----------------------------------------------------------------------------------------------------
 
-def test_existing_zoo_keys_are_unchanged_by_the_new_recipe_fields():
-    assert ZOO["glyph_resnet_narrow"].key() == "glyph_resnet_narrow-94e3f9f5549e"
-    assert ZOO["glyph_micro"].key() == "glyph_micro-8e0f51af1cb3"
-    assert "parent" not in ZOO["glyph_resnet_narrow"].recipe()
+def test_the_new_recipe_fields_stay_out_of_the_recipe_at_their_defaults():
+    recipe = ZOO["glyph_resnet_narrow"].recipe()
+    assert not {"parent", "objective", "class_weights"} & set(recipe)
+    assert ZOO["textures_source_micro_simclr"].recipe()["objective"] == "simclr"
 
 
 def test_a_two_step_source_names_its_parent_and_its_key_follows_the_parent(monkeypatch):
@@ -49,6 +49,44 @@ def test_a_two_step_source_names_its_parent_and_its_key_follows_the_parent(monke
     before = child.key()
     monkeypatch.setitem(ZOO, "glyph_micro", replace(ZOO["glyph_micro"], seed=1))
     assert child.key() != before
+
+
+def _record_pretraining(monkeypatch):
+    """Replace the zoo's supervised and self-supervised trainers by spies that keep the model they were given."""
+    from tlcore.finetune.loop import RunRecord
+    from tlcore.models import zoo
+
+    calls = []
+
+    def spy(objective):
+        def train(model, *args, **kwargs):
+            calls.append((objective, {k: v.clone() for k, v in model.state_dict().items()}))
+            return RunRecord(config={}, val_accuracy=0.5, test_accuracy=0.5, seconds=0.1)
+        return train
+
+    monkeypatch.setattr(zoo, "fit", spy("supervised"))
+    monkeypatch.setattr(zoo, "_simclr", lambda entry, model, train: spy("simclr")(model))
+    return calls
+
+
+def test_a_two_step_source_is_trained_once_starting_from_its_parent(tmp_cache, monkeypatch):
+    from tlcore.models import load_source_model
+
+    parent, _ = load_source_model("glyph_micro", progress=False)
+    calls = _record_pretraining(monkeypatch)
+    load_source_model("glyph_micro_then_digits_fonts", progress=False)
+    assert [objective for objective, _ in calls] == ["supervised"]
+    start = calls[0][1]
+    backbone = [k for k in parent.state_dict() if not k.startswith("fc.")]
+    assert backbone and all(torch.equal(start[k], parent.state_dict()[k]) for k in backbone)
+
+
+def test_a_self_supervised_source_is_trained_by_its_objective_only(tmp_cache, monkeypatch):
+    from tlcore.models import load_source_model
+
+    calls = _record_pretraining(monkeypatch)
+    load_source_model("textures_source_micro_simclr", progress=False)
+    assert [objective for objective, _ in calls] == ["simclr"]
 
 
 def test_zoo_entry_rejects_unknown_objective_and_negative_weights():

@@ -27,7 +27,9 @@ from .resnet import small_resnet
 log = logging.getLogger(__name__)
 WEIGHTS_FILE = "weights.safetensors"
 # Bump when pretraining changes meaning (the loop, the source data) so that cached weights are not reused.
-ZOO_VERSION = 2
+# 3: each entry is trained once, from its parent or by its objective (version 2 trained a second, plain
+# supervised model from scratch and kept that one)
+ZOO_VERSION = 3
 PROVENANCE_FILE = "provenance.json"
 OBJECTIVES = ("supervised", "simclr")
 _RECIPE_OFF = {"parent": None, "objective": "supervised", "class_weights": ()}
@@ -209,16 +211,12 @@ def _pretrain(entry: ZooEntry, folder: Path, progress: bool) -> dict:
         model.reset_classifier(train.num_classes)
     else:
         seed_everything(entry.seed)
-        model = entry.build(train.num_classes)
+        model = entry.build(train.num_classes, pretraining=True)
     if entry.objective == "simclr":
         record = _simclr(entry, model, train)
     else:
         record = fit(model, train, val, test, protocol=entry.protocol, seed=entry.seed, progress=progress,
                      config={"zoo_entry": entry.name})
-    seed_everything(entry.seed)
-    model = entry.build(train.num_classes, pretraining=True)
-    record = fit(model, train, val, test, protocol=entry.protocol, seed=entry.seed, progress=progress,
-                 config={"zoo_entry": entry.name})
     model.cpu()
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
