@@ -27,6 +27,29 @@ def test_identical_runs_are_computed_once(tmp_results, monkeypatch):
         run(TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=1), store=store)
 
 
+def test_a_run_another_process_is_computing_is_waited_for_not_computed_twice(tmp_results, monkeypatch):
+    import threading
+
+    spec = TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=0)
+    store = RunStore()
+    elsewhere = run(spec, store=RunStore(store.root.parent / "elsewhere"))
+    assert len(store) == 0  # an empty store given to run() is the one it uses
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a run computed by the lock's holder must not be trained again")
+
+    monkeypatch.setattr(experiment, "fit", no_training)
+    results = []
+    with store.lock(spec.key()):  # stands for a second chapter that is training this run
+        waiting = threading.Thread(target=lambda: results.append(run(spec, store=store)))
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and not results  # it waits for the holder ...
+        store.put(spec.key(), elsewhere)
+    waiting.join(timeout=10)
+    assert results and results[0].history == elsewhere.history  # ... then reads the holder's result
+
+
 def test_run_keys_change_with_every_field():
     base = TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=0)
     variants = [TransferRun("glyphs_mid", 2, False, "glyph_micro", QUICK, 0),

@@ -69,18 +69,22 @@ class TransferRun:
 
 def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = False) -> RunRecord:
     """The record of ``spec``: read from the store if this exact run was done before, else trained and stored."""
-    store = store or RunStore()
+    store = store if store is not None else RunStore()  # an empty store is falsy (len 0)
     key = spec.key()
     record = store.get(key)
     if record is not None:
         return record
-    try:
-        _, record = _train(spec, progress)
-    except FloatingPointError as error:
-        # A learning rate too high for this start is a result of a sweep, not a crash of the chapter: the run is
-        # stored as diverged (no accuracy), so validation-based selection passes over it.
-        record = _diverged(spec, error)
-    store.put(key, record)
+    with store.lock(key):
+        record = store.get(key)  # stored while this process waited for the lock
+        if record is not None:
+            return record
+        try:
+            _, record = _train(spec, progress)
+        except FloatingPointError as error:
+            # A learning rate too high for this start is a result of a sweep, not a crash of the chapter: the run is
+            # stored as diverged (no accuracy), so validation-based selection passes over it.
+            record = _diverged(spec, error)
+        store.put(key, record)
     return record
 
 
@@ -120,17 +124,25 @@ def train_model(spec: TransferRun, *, store: RunStore | None = None, progress: b
     replaced atomically (the sidecar, written last, marks them complete). The record also goes to the run store if
     that does not have it yet, so :func:`run` finds it. A diverged run raises ``FloatingPointError``.
     """
-    store = store or RunStore()
+    store = store if store is not None else RunStore()  # an empty store is falsy (len 0)
     key = spec.key()
     folder = weights_dir(store) / key[:2]
     weights, sidecar = folder / f"{key}.safetensors", folder / f"{key}.json"
     cached = _read_weights(weights, sidecar)
-    if cached is not None:
-        state, record = cached
-        train = data.load(spec.target, "train", spec.n_per_class, seed=spec.seed)
-        model, _ = _build(spec, train, progress)
-        model.load_state_dict(state)
-        return model.cpu().eval(), record
+    if cached is None:
+        with store.lock(key):
+            cached = _read_weights(weights, sidecar)  # written while this process waited for the lock
+            if cached is None:
+                return _train_and_keep(spec, store, key, weights, sidecar, progress)
+    state, record = cached
+    train = data.load(spec.target, "train", spec.n_per_class, seed=spec.seed)
+    model, _ = _build(spec, train, progress)
+    model.load_state_dict(state)
+    return model.cpu().eval(), record
+
+
+def _train_and_keep(spec: TransferRun, store: RunStore, key: str, weights: Path, sidecar: Path, progress: bool
+                    ) -> tuple[nn.Module, RunRecord]:
     try:
         model, record = _train(spec, progress)
     except FloatingPointError as error:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from filelock import FileLock
+
 CACHE_ENV = "TLCORE_CACHE"
 RESULTS_ENV = "TLCORE_RESULTS"
 
@@ -71,3 +73,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, default=str))
+
+
+def exclusive(path: str | Path) -> FileLock:
+    """A lock that one process at a time holds on ``path`` (``path.lock`` beside it), for a result that two
+    processes may set out to compute at once: the second waits, then finds the first one's result."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path) + ".lock")

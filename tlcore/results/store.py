@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..finetune.loop import RunRecord
-from ..storage import atomic_path, config_hash, results_dir, write_json_atomic
+from ..storage import atomic_path, config_hash, exclusive, results_dir, write_json_atomic
 
 # Bump when the meaning of a stored run changes (the loop, the world), so that old runs are not reused.
 STORE_VERSION = 2  # 2: augmentation by gather (the indexing version was not reproducible)
@@ -43,6 +43,10 @@ class RunStore:
 
     def put(self, key: str, record: RunRecord) -> None:
         write_json_atomic(self.path(key), record.to_dict())
+
+    def lock(self, key: str):
+        """Held while run ``key`` is computed, so that chapters executing side by side compute it once."""
+        return exclusive(self.path(key))
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
