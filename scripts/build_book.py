@@ -1,13 +1,17 @@
 """Execute every chapter with papermill, then render the book with Jupyter Book v1.
 
-    python scripts/build_book.py [--profile embedded|real|smoke] [--only 01 ...] [--no-html]
+    python scripts/build_book.py [--profile embedded|real|smoke] [--only 01 ...] [--no-html] [--jobs N]
                                  [--start-chapters-within SECONDS]
 
-Chapters run in the order of ``_toc.yml``; the book's executable pages (the world, claims at a glance) run after
-them because they read the chapters' results.
-Executed copies go to ``_build/src`` (a staging copy of the book), never over the paired sources in ``notebooks/``.
-Each chapter's wall time is printed and written to ``results/tables/book_timings.csv``. A failing chapter stops the
-build with a non-zero exit.
+Chapters execute ``--jobs`` at a time (default: one per core, at most four), each in its own papermill process
+with an equal share of the cores as torch threads: the embedded models are too small for two threads to help one
+run much, so two chapters side by side finish sooner than one chapter with two threads. Chapters that read what
+others store wait for them (``RUNS_AFTER``); a run or zoo model that two chapters need at once is computed once
+(the run store and the zoo lock each entry while it is computed). The book's own executable pages (the world, claims
+at a glance) run after every chapter, because they read the chapters' results.
+Executed copies go to ``_build/src`` (a staging copy of the book), never over the paired sources in ``notebooks/``;
+each page's log goes to ``_build/logs``. Each page's wall time is printed and written to
+``results/tables/book_timings.csv``. A failing page stops the build with a non-zero exit.
 """
 from __future__ import annotations
 
@@ -17,12 +21,19 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGING = ROOT / "_build" / "src"
+LOGS = ROOT / "_build" / "logs"
+# Chapter prefix -> prefixes of the chapters whose stored results it reads; "*" is every other chapter. Chapter 4
+# scores the candidates chapter 3 fine-tunes; chapter 10 ranks its advice among every run the book made.
+RUNS_AFTER = {"04": ("03",), "10": ("*",)}
+# The longest chapters (in the embedded tier) start first, so that the short ones fill the time around them.
+START_FIRST = ("03", "05", "01")
 
 
 def toc_files() -> list[str]:
@@ -51,32 +62,92 @@ def stage() -> None:
         shutil.copytree(ROOT / folder, STAGING / folder, ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
 
 
-def execute(pages: list[str], profile: str, start_chapters_until: float | None = None) -> list[str]:
-    """Execute ``pages`` in order; returns the chapters skipped because ``start_chapters_until`` (a
-    ``time.monotonic()`` value) had passed before they could start. The book's own pages always run."""
-    import pandas as pd
-    import papermill
+@dataclass
+class Page:
+    path: str  # as in _toc.yml, without suffix
+    after: set[str] = field(default_factory=set)  # pages that must finish first
 
-    timings, skipped = [], []
+    @property
+    def is_chapter(self) -> bool:
+        return self.path.startswith("notebooks/")
+
+
+def plan(pages: list[str]) -> list[Page]:
+    """``pages`` in the order they start (``START_FIRST``, then as given) with what each must wait for:
+    ``RUNS_AFTER`` among chapters, and every chapter before a book page."""
+    chapters = [p for p in pages if p.startswith("notebooks/")]
+    prefix = {p: Path(p).name.split("_")[0] for p in chapters}
+    first = sorted((p for p in chapters if prefix[p] in START_FIRST), key=lambda p: START_FIRST.index(prefix[p]))
+    planned = []
+    for page in first + [p for p in pages if p not in first]:
+        if page.startswith("notebooks/"):
+            wanted = RUNS_AFTER.get(prefix[page], ())
+            after = {c for c in chapters if c != page and ("*" in wanted or prefix[c] in wanted)}
+        else:
+            after = set(chapters)
+        planned.append(Page(page, after))
+    return planned
+
+
+def execute(pages: list[str], profile: str, *, jobs: int = 1, start_chapters_until: float | None = None,
+            runner=None) -> list[str]:
+    """Execute ``pages``, up to ``jobs`` at once, in order as far as ``RUNS_AFTER`` allows; returns the chapters
+    skipped because ``start_chapters_until`` (a ``time.monotonic()`` value) had passed before they could start.
+    The book's own pages always run. ``runner(page, profile, threads)`` returns a started ``Popen``-like process
+    (tests pass a fake)."""
+    import pandas as pd
+
+    runner = runner or papermill_process
+    threads = max(1, (os.cpu_count() or 1) // jobs)
     tables = Path(os.environ["TLCORE_RESULTS"]) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
-    for page in pages:
-        if page.startswith("notebooks/") and start_chapters_until is not None and time.monotonic() > start_chapters_until:
-            print(f"[book] SKIPPED {page}: the time allowed for starting chapters has run out", flush=True)
-            skipped.append(page)
-            continue
-        source, target = ROOT / f"{page}.ipynb", STAGING / f"{page}.ipynb"
-        parameters = {"profile": profile} if page.startswith("notebooks/") else {}
-        print(f"[book] executing {page} ({profile}) ...", flush=True)
-        start = time.perf_counter()
-        papermill.execute_notebook(str(source), str(target), parameters=parameters, cwd=str(target.parent),
-                                   kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False)
-        seconds = time.perf_counter() - start
-        timings.append({"page": page, "profile": profile, "seconds": round(seconds, 1)})
-        print(f"[book] {page}: {seconds:.1f} s", flush=True)
-        pd.DataFrame(timings).to_csv(tables / "book_timings.csv", index=False)  # pages after this one show it
-    print(f"[book] all chapters: {sum(t['seconds'] for t in timings):.1f} s", flush=True)
+    waiting, running, done, skipped, timings = plan(pages), {}, set(), [], []
+    while waiting or running:
+        while len(running) < jobs and (ready := [p for p in waiting if p.after <= done]):
+            page = ready[0]
+            waiting.remove(page)
+            if page.is_chapter and start_chapters_until is not None and time.monotonic() > start_chapters_until:
+                print(f"[book] SKIPPED {page.path}: the time allowed for starting chapters has run out", flush=True)
+                skipped.append(page.path)
+                done.add(page.path)  # what waits for it runs on whatever results exist
+                continue
+            print(f"[book] executing {page.path} ({profile}, {threads} thread(s)) ...", flush=True)
+            running[page.path] = (runner(page.path, profile if page.is_chapter else None, threads), time.perf_counter())
+        if waiting and not running:
+            raise RuntimeError(f"pages wait on each other: {[p.path for p in waiting]}")
+        time.sleep(0.2)
+        for path, (process, start) in list(running.items()):
+            if process.poll() is None:
+                continue
+            del running[path]
+            seconds = time.perf_counter() - start
+            if process.returncode != 0:
+                for other, _ in running.values():
+                    other.terminate()
+                log = LOGS / f"{Path(path).name}.log"
+                tail = log.read_text()[-6000:] if log.exists() else ""
+                raise SystemExit(f"[book] {path} failed (exit {process.returncode}); its log {log} ends:\n{tail}")
+            done.add(path)
+            timings.append({"page": path, "profile": profile, "threads": threads, "jobs": jobs,
+                            "seconds": round(seconds, 1)})
+            print(f"[book] {path}: {seconds:.1f} s", flush=True)
+            pd.DataFrame(timings).to_csv(tables / "book_timings.csv", index=False)  # pages after this one show it
+    print(f"[book] all pages: {sum(t['seconds'] for t in timings):.1f} s of work", flush=True)
     return skipped
+
+
+def papermill_process(page: str, profile: str | None, threads: int) -> subprocess.Popen:
+    """Start papermill on ``page`` (``profile`` None: no parameters) with ``threads`` torch threads; its output
+    goes to ``_build/logs/<page>.log``."""
+    source, target = ROOT / f"{page}.ipynb", STAGING / f"{page}.ipynb"
+    command = [sys.executable, "-m", "papermill", str(source), str(target), "--cwd", str(target.parent),
+               "-k", "python3", "--no-progress-bar", "--no-request-save-on-cell-execute"]
+    if profile is not None:
+        command += ["-p", "profile", profile]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / f"{Path(page).name}.log", "w") as log:
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 def render() -> None:
@@ -91,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="embedded", choices=["embedded", "real", "smoke"])
     parser.add_argument("--only", nargs="*", default=[], help="chapter number prefixes to execute (default: all)")
     parser.add_argument("--no-html", action="store_true", help="execute the chapters but do not render")
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                        help="chapters executed at once (default: one per core, at most 4)")
     parser.add_argument("--start-chapters-within", type=float, default=None, metavar="SECONDS",
                         help="start no chapter later than this many seconds after launch (CI's time limit); skipped "
                              "chapters are listed and the book is still rendered; exit status 3 if any was skipped")
@@ -101,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     until = time.monotonic() + args.start_chapters_within if args.start_chapters_within is not None else None
     stage()
-    skipped = execute(executable_pages(args.only), args.profile, until)
+    skipped = execute(executable_pages(args.only), args.profile, jobs=args.jobs, start_chapters_until=until)
     if not args.no_html:
         render()
     if skipped:
