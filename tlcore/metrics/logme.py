@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._linalg import class_sums, gram
+from ._linalg import class_sums, gram, symmetric_eigh
 from ._validation import check_features, check_labels, check_positive, check_targets
 
 
@@ -77,7 +77,7 @@ class LogME:
                 return class_sums(matrix, labels, len(counts)).T
 
         of_rows = n < d
-        eigenvalues, eigenvectors = torch.linalg.eigh(gram(x, of_rows=of_rows))
+        eigenvalues, eigenvectors = symmetric_eigh(gram(x, of_rows=of_rows))
         eigenvalues = eigenvalues.clamp_min(0)  # a Gram matrix is PSD; rounding can push zero eigenvalues below 0
         if float(eigenvalues.max()) == 0:
             raise ValueError("features are all zero; the evidence has no maximum")
