@@ -27,7 +27,7 @@ def test_textured_glyphs_share_the_near_classes_but_not_the_look():
     shifted = load_embedded("glyphs_near_textured", "test", None, seed=0)
     assert list(clean.classes) == list(shifted.classes)
     # The background fills the image: far brighter on average than white strokes on black.
-    assert float(shifted.images.mean()) > float(clean.images.mean()) + 0.15
+    assert float(shifted.images.mean()) > float(clean.images.mean()) + 0.1
     again = load_embedded("glyphs_near_textured", "test", None, seed=0)
     assert torch.equal(shifted.images, again.images)
 

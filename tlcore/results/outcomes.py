@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from ..storage import config_hash, results_dir, write_json_atomic
+from ..storage import config_hash, exclusive, results_dir, write_json_atomic
 from .store import STORE_VERSION
 
 
@@ -19,11 +19,21 @@ def stored_outcome(config: dict, compute: Callable[[], dict]) -> dict:
     """The outcome of ``config``: read if this exact configuration was computed before, else ``compute()``d and
     stored. ``compute`` returns a JSON-able dict of numbers."""
     path = outcome_path(config)
-    if path.exists():
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            path.unlink()  # a damaged outcome is recomputed, never trusted
-    outcome = compute()
-    write_json_atomic(path, outcome)
+    outcome = _read(path)
+    if outcome is None:
+        with exclusive(path):  # a chapter executing beside this one may be computing the same outcome
+            outcome = _read(path)
+            if outcome is None:
+                outcome = compute()
+                write_json_atomic(path, outcome)
     return outcome
+
+
+def _read(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        path.unlink()  # a damaged outcome is recomputed, never trusted
+        return None
