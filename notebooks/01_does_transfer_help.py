@@ -55,12 +55,11 @@ import seaborn as sns
 
 import tlcore
 from tlcore.analysis.similarity import probe_similarity
-from tlcore.book import glue, glue_verdict, reference_table, set_style, verdict_table
+from tlcore.book import glue, glue_verdict, reference_table, start_chapter, verdict_table
 from tlcore.studies import tuned_transfer_grid
 from tlcore.results import save_table
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None, sizes=tuple(sizes) if sizes else None)
+setup = start_chapter(profile, seeds=seeds, sizes=sizes)
 setup
 
 # %% [markdown]

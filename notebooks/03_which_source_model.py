@@ -57,13 +57,12 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.book import glue, glue_verdict, set_style, verdict_table
+from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
 from tlcore.claims import source_models as rules
 from tlcore.results import save_table
 from tlcore.studies import source_model_study
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup = start_chapter(profile, seeds=seeds)
 tlcore.models.list_models().query("name in @setup.source_roles.values()")
 
 # %% [markdown]

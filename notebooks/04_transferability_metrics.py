@@ -51,14 +51,13 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.book import glue, glue_verdict, reference_table, set_style, verdict_table
+from tlcore.book import glue, glue_verdict, reference_table, start_chapter, verdict_table
 from tlcore.claims.metrics import kendall_by_metric
 from tlcore.metrics import pearson
 from tlcore.results import save_table
 from tlcore.studies import transferability_study
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup = start_chapter(profile, seeds=seeds)
 tlcore.models.list_models().query("name in @setup.candidates") if profile != "real" else setup.candidates
 
 # %% [markdown]

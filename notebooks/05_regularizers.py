@@ -70,12 +70,11 @@ import seaborn as sns
 
 import tlcore
 from tlcore.analysis.similarity import probe_similarity
-from tlcore.book import glue, glue_verdict, reference_table, set_style, verdict_table
+from tlcore.book import glue, glue_verdict, reference_table, start_chapter, verdict_table
 from tlcore.results import save_table
 from tlcore.studies import regularizer_study
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup = start_chapter(profile, seeds=seeds)
 similarity = probe_similarity(setup.arch, setup.regularizer_targets, seeds=setup.seeds)
 save_table(similarity, "regularizer_similarity")
 similarity.groupby("target")["similarity"].mean().round(3)

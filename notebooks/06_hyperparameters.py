@@ -61,11 +61,10 @@ import tlcore
 from tlcore import hyperparameters as hp
 from tlcore.analysis.hyperparameters import grid_spread, optimum, score_diverged
 from tlcore.analysis.similarity import probe_similarity
-from tlcore.book import glue, glue_verdict, reference_table, set_style, verdict_table
+from tlcore.book import glue, glue_verdict, reference_table, start_chapter, verdict_table
 from tlcore.results import save_table
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup = start_chapter(profile, seeds=seeds)
 similarity = probe_similarity(setup.arch, setup.targets, n_per_class=setup.hp_sizes[0], seeds=setup.seeds)
 save_table(similarity, "hp_similarity")
 order = list(similarity.groupby("target")["similarity"].mean().sort_values(ascending=False).index)

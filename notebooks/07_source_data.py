@@ -66,12 +66,11 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.book import glue, glue_verdict, set_style, verdict_table
+from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
 from tlcore.results import save_table
 from tlcore.studies import source_data_study
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup = start_chapter(profile, seeds=seeds)
 setup
 
 # %% [markdown]

@@ -57,13 +57,12 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 import tlcore
-from tlcore.book import glue, glue_verdict, set_style, verdict_table
+from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
 from tlcore.claims.transferred import correctness_by_bin, extra_answer_difficulty
 from tlcore.results import save_table
 from tlcore.transferred import what_is_transferred
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup = start_chapter(profile, seeds=seeds)
 setup
 
 # %% [markdown]

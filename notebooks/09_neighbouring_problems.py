@@ -71,12 +71,11 @@ import seaborn as sns
 
 import tlcore
 from tlcore import data
-from tlcore.book import glue_verdict, set_style, verdict_table
+from tlcore.book import glue_verdict, start_chapter, verdict_table
 from tlcore.results import save_table
 from tlcore.studies import continual_study, domain_adaptation_study, few_shot_study
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup = start_chapter(profile, seeds=seeds)
 labelled, shifted = setup.adaptation_pair
 clean, textured = data.load(labelled, "test", seed=0), data.load(shifted, "test", seed=0)
 fig, axes = plt.subplots(2, 8, figsize=(9, 2.5))

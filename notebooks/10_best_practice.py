@@ -56,11 +56,10 @@ import seaborn as sns
 
 import tlcore
 from tlcore.advisor import evaluate_advice
-from tlcore.book import glue, glue_verdict, set_style, verdict_table
+from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
 from tlcore.results import save_table
 
-set_style()
-setup = tlcore.get_profile(profile, seeds=tuple(seeds) if seeds else None)
+setup = start_chapter(profile, seeds=seeds)
 setup.advice_cells
 
 # %% [markdown]

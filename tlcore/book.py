@@ -49,6 +49,18 @@ def reference_table(name: str) -> tuple[pd.DataFrame, str]:
     return pd.read_csv(path, comment="#"), caption
 
 
+def start_chapter(profile: str, **parameters):
+    """A chapter's set-up: the :class:`~tlcore.profiles.Profile` named ``profile`` with the chapter's parameters
+    cell applied (a parameter left None or empty keeps the profile's value; lists become tuples, as papermill
+    passes lists), and the book's plot style."""
+    from .profiles import get_profile
+
+    set_style()
+    overrides = {name: (tuple(value) if value else None) if isinstance(value, (list, tuple)) else value
+                 for name, value in parameters.items()}
+    return get_profile(profile, **overrides)
+
+
 def set_style() -> None:
     import seaborn as sns
 
