@@ -154,11 +154,28 @@ def test_regularizer_parameters_are_trained_and_flags_restored():
 
 
 def test_amp_and_channels_last_paths_run_when_asked_for():
-    # On CUDA both are on by default; on the CPU they are off unless asked for, as here to exercise the code path.
-    model = tiny()
+    # On CUDA both are on by default; on the CPU amp is off unless asked for, as here to exercise the code path.
+    model = tiny(channels=(8, 8, 8, 8))
     record = fit(model, TRAIN, VAL, protocol=QUICK.with_(steps=3), amp=True, channels_last=True, progress=False)
     assert math.isfinite(record.history[-1]["train_loss"])
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_channels_last_is_the_cpu_default_except_where_onednn_would_corrupt_memory():
+    from tlcore.finetune.loop import nhwc_unsafe_on_cpu
+    from tlcore.models import ZOO
+
+    assert nhwc_unsafe_on_cpu(ZOO["glyph_resnet_narrow"].build(20)) is None
+    assert nhwc_unsafe_on_cpu(ZOO["glyph_micro"].build(20)) is None
+    unsafe = tiny()  # 4 channels into a strided 1x1 downsample
+    assert "4 input channels" in nhwc_unsafe_on_cpu(unsafe)
+    fit(unsafe, TRAIN, VAL, protocol=QUICK.with_(steps=3), progress=False)
+    assert not unsafe.layer1[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match="corrupt memory"):
+        fit(tiny(), TRAIN, VAL, protocol=QUICK.with_(steps=3), channels_last=True, progress=False)
+    safe = tiny(channels=(8, 8, 8, 8))
+    fit(safe, TRAIN, VAL, protocol=QUICK.with_(steps=3), progress=False)
+    assert safe.layer1[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_compiled_forward_trains_like_the_eager_one():
