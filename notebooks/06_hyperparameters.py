@@ -241,7 +241,8 @@ verdict_table(verdicts)
 # ## In practice
 #
 # - Tune the learning rate — or the effective learning rate lr / (1 − momentum), which is what the optimum tracks
-#   here — per target, on validation data; the dissimilar target wants a rate about ten times larger.
+#   here — per target, on validation data; see the H1 figure for how far apart the optima of similar and dissimilar
+#   targets lie.
 # - A recipe tuned for targets like the source (BiT's small learning rate, short schedule) can leave a lot on the
 #   table for a target unlike it: widen the grid towards larger rates and longer schedules there.
 # - A quick fine-tune at any modest rate beside a linear probe costs seconds; a large gap between them says the

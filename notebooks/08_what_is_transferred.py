@@ -100,22 +100,25 @@ g.set_axis_labels("α (0: model of the first seed, 1: of the second)", "test acc
 # %%
 pairs = measured["pairs"]
 barriers = 100 * pairs.groupby(["target", "init"])["error_barrier"].mean()
+near, far = setup.transferred_targets
 for (target, init), value in barriers.items():
-    glue(f"barrier_{target}_{init}", f"{value:.1f}")
+    glue(f"barrier_{'near' if target == near else 'far'}_{init}", f"{value:.1f}")
+pretrained = runs[runs.init == "pretrained"].groupby("target")["protocol_lr"].mean()
+moved = pairs[pairs.init == "pretrained"].groupby("target")["relative_distance"].mean()
+glue("lr_ratio", f"{pretrained[far] / pretrained[near]:.0f}")
+glue("distance_ratio", f"{moved[far] / moved[near]:.1f}")
 pairs.groupby(["target", "init"])[["distance", "relative_distance", "error_barrier", "loss_barrier",
                                     "error_overlap"]].agg(["mean", "std"]).round(3)
 
 # %% [markdown]
-# On the near target the picture is Neyshabur et al.'s: the pretrained pairs' path is flat (error barrier
-# {glue:text}`barrier_glyphs_near_pretrained` points), their distance is a small fraction of their norm, and they
-# share more mistakes than the scratch pairs, whose path falls to near chance halfway (barrier
-# {glue:text}`barrier_glyphs_near_scratch` points). On the far target the pretrained start still lands much closer
-# and with a lower barrier than scratch ({glue:text}`barrier_textures_far_pretrained` vs
-# {glue:text}`barrier_textures_far_scratch` points), but not in one basin, and its pairs share no more mistakes
-# than the scratch pairs do. The learning rate validation chose there
-# is ten times the near target's, and the fine-tuned models move far from the source and from each other (relative
-# distance about five times the near target's). Staying in the basin is a property of *small* moves from the source,
-# which is what a similar target asks for.
+# The curves and the table show the error barrier of each start (points; pretrained vs scratch): on the near
+# target {glue:text}`barrier_near_pretrained` vs {glue:text}`barrier_near_scratch`, on the far
+# target {glue:text}`barrier_far_pretrained` vs {glue:text}`barrier_far_scratch`. Neyshabur et
+# al.'s picture is a flat path (no barrier) between models fine-tuned from one pretrained start, a small distance
+# relative to their norm, and more shared mistakes than between models trained from scratch. The far target asks
+# for larger moves: the learning rate validation chose there is {glue:text}`lr_ratio` times the near target's, and
+# the fine-tuned models' distance relative to their norm is {glue:text}`distance_ratio` times the near target's.
+# Staying in one basin is a property of *small* moves from the source, which is what a similar target asks for.
 #
 # ### P2: which layers change?
 #

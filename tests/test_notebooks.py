@@ -1,4 +1,5 @@
 """The chapters execute, and their paired .py and .ipynb sources agree."""
+import re
 from pathlib import Path
 
 import jupytext
@@ -56,7 +57,10 @@ def test_chapter_executes_at_its_smallest_parameters(chapter, tmp_path, tmp_resu
     glued = {o["metadata"]["scrapbook"]["name"] for c in executed.cells for o in c.get("outputs", [])
              if "scrapbook" in o.get("metadata", {})}
     expected_glue, table = CHAPTERS[chapter]
+    referenced = {m for c in executed.cells if c.cell_type == "markdown"
+                  for m in re.findall(r"\{glue(?::[a-z]+)?\}`([\w.-]+)", c.source)}
     assert expected_glue <= glued
+    assert referenced <= glued, f"the text cites numbers no cell glued: {sorted(referenced - glued)}"
     assert (tmp_results / "tables" / f"{table}.csv").exists()
     images = sum("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
     assert images >= 2
