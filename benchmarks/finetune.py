@@ -87,12 +87,13 @@ def benchmark(device: torch.device, steps: int, repeats: int) -> None:
     source = source_model()
     protocol = Protocol(lr=0.01, steps=steps, batch_size=BATCH, eval_every=steps, augment="none")
 
-    def run_fit(build=lambda model: [], convert=None):
+    def run_fit(build=lambda model: [], convert=None, channels_last=None):
         def run():
             model = target_model(source)
             if convert is not None:
                 model = convert(model)
-            fit(model, train, val, protocol=protocol, regularizers=build(model), device=device, progress=False)
+            fit(model, train, val, protocol=protocol, regularizers=build(model), device=device, progress=False,
+                channels_last=channels_last)
             if device.type == "cuda":
                 torch.cuda.synchronize()
         return run
@@ -100,17 +101,21 @@ def benchmark(device: torch.device, steps: int, repeats: int) -> None:
     def run_plain():
         plain_loop(target_model(source), train, val, steps, device)
 
-    # Alternate the two loops so that drifts in machine load hit both alike.
-    plain_times, fit_times = [], []
-    run_plain(), run_fit()()
+    # Alternate the loops so that drifts in machine load hit all alike. ``fit`` runs channels-last by default; the
+    # plain loop and the NCHW row keep PyTorch's default layout, so the NCHW row is the like-for-like comparison.
+    plain_times, fit_times, nchw_times = [], [], []
+    run_plain(), run_fit()(), run_fit(channels_last=False)()
     for _ in range(repeats):
         plain_times += timed(run_plain, 1)[-1:]
         fit_times += timed(run_fit(), 1)[-1:]
+        nchw_times += timed(run_fit(channels_last=False), 1)[-1:]
     plain, ours = statistics.median(plain_times) / steps, statistics.median(fit_times) / steps
+    nchw = statistics.median(nchw_times) / steps
     print(f"\n## {device} ({torch.get_num_threads()} threads), {steps} steps, median of {repeats}")
     print(f"| loop | ms/step | ratio |\n|---|---|---|")
-    print(f"| plain PyTorch | {plain * 1e3:.2f} | 1.00 |")
-    print(f"| tlcore fit | {ours * 1e3:.2f} | {ours / plain:.3f} |")
+    print(f"| plain PyTorch (NCHW) | {plain * 1e3:.2f} | 1.00 |")
+    print(f"| tlcore fit, NCHW | {nchw * 1e3:.2f} | {nchw / plain:.3f} |")
+    print(f"| tlcore fit (default: channels-last) | {ours * 1e3:.2f} | {ours / plain:.3f} |")
 
     delta = DELTA(source.to(device), train, max_samples=128)
     cotuning = CoTuning.from_source_model(source, train, max_samples=512)

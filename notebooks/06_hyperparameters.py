@@ -227,7 +227,7 @@ verdict_table(verdicts)
 # ### Reading the verdicts
 #
 # - The grid is short (shorter than chapter 1's schedule) so that it fits the book's budget. That matters for **T9**:
-#   with 100 steps, the lowest effective learning rate *under-fits* a large, dissimilar target (the gratings at
+#   with so few steps, a low effective learning rate can *under-fit* a large, dissimilar target (the gratings at
 #   100 images per class), so the spread there can be larger than at 5 per class. The survey's argument is about the
 #   opposite regime — enough updates that a small target over-fits or drifts — and this grid does not reach it; the
 #   rule reports what this grid shows.
