@@ -134,10 +134,9 @@ def fit(
 
     Execution options, which do not change what is computed beyond floating-point rounding: ``amp`` (bfloat16
     autocast) defaults to on for CUDA and off elsewhere; ``channels_last`` (NHWC) to on, as convolutions run faster
-    in it with oneDNN on the CPU (a training step of the embedded ResNet takes 0.82x the time, benchmarks/finetune.py)
-    as with cuDNN, except
-    on the CPU for a model that :func:`nhwc_unsafe_on_cpu` flags; ``compile=True`` (or a backend name)
-    compiles the training forward pass with ``torch.compile``. ``checkpoint_path`` (a directory) receives a
+    in it with oneDNN on the CPU (a step of the embedded ResNet takes 0.82x the time, see benchmarks/finetune.py) as
+    with cuDNN, except on the CPU for a model that :func:`nhwc_unsafe_on_cpu` flags; ``compile=True`` (or a backend
+    name) compiles the training forward pass with ``torch.compile``. ``checkpoint_path`` (a directory) receives a
     checkpoint at every validation point and, if it already holds one of the same run (protocol, seed,
     regularizers), training resumes from it.
     """
