@@ -199,7 +199,7 @@ def recipes_run(target: str, n_per_class: int, *, arch: str, store: RunStore | N
 
     A diverged run counts with accuracy 0 (the recipe failed). Records of an older store version are skipped.
     """
-    store = store if store is not None else RunStore()  # an empty store is falsy (len 0)
+    store = store or RunStore()
     rows = []
     for path in sorted(store.root.glob("*/*.json")) if store.root.exists() else []:
         record = json.loads(path.read_text())

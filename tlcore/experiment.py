@@ -17,7 +17,7 @@ from .finetune.loop import RunRecord, fit
 from .finetune.protocol import Protocol
 from .regularizers.setups import DEFAULT_WEIGHTS, prepare
 from .results.store import RunStore
-from .storage import atomic_path, file_sha256, write_json_atomic
+from .storage import atomic_path, computed_once, file_sha256, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,10 @@ class TransferRun:
 
 def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = False) -> RunRecord:
     """The record of ``spec``: read from the store if this exact run was done before, else trained and stored."""
-    store = store if store is not None else RunStore()  # an empty store is falsy (len 0)
+    store = store or RunStore()
     key = spec.key()
-    record = store.get(key)
-    if record is not None:
-        return record
-    with store.lock(key):
-        record = store.get(key)  # stored while this process waited for the lock
-        if record is not None:
-            return record
+
+    def train_and_store() -> RunRecord:
         try:
             _, record = _train(spec, progress)
         except FloatingPointError as error:
@@ -85,7 +80,9 @@ def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = Fa
             # stored as diverged (no accuracy), so validation-based selection passes over it.
             record = _diverged(spec, error)
         store.put(key, record)
-    return record
+        return record
+
+    return computed_once(store.path(key), lambda: store.get(key), train_and_store)
 
 
 def _build(spec: TransferRun, train, progress: bool):
@@ -124,7 +121,7 @@ def train_model(spec: TransferRun, *, store: RunStore | None = None, progress: b
     replaced atomically (the sidecar, written last, marks them complete). The record also goes to the run store if
     that does not have it yet, so :func:`run` finds it. A diverged run raises ``FloatingPointError``.
     """
-    store = store if store is not None else RunStore()  # an empty store is falsy (len 0)
+    store = store or RunStore()
     key = spec.key()
     folder = weights_dir(store) / key[:2]
     weights, sidecar = folder / f"{key}.safetensors", folder / f"{key}.json"

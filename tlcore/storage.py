@@ -7,7 +7,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from filelock import FileLock
 
@@ -81,3 +81,19 @@ def exclusive(path: str | Path) -> FileLock:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(path) + ".lock")
+
+
+T = TypeVar("T")
+
+
+def computed_once(path: str | Path, read: Callable[[], T | None], compute: Callable[[], T]) -> T:
+    """``read()`` if it finds the result, else ``compute()`` under :func:`exclusive` on ``path``, reading again
+    once the lock is held: a process that waited for another one computing the same result reads it instead.
+    ``compute`` must leave the result where ``read`` finds it."""
+    result = read()
+    if result is None:
+        with exclusive(path):
+            result = read()
+            if result is None:
+                result = compute()
+    return result

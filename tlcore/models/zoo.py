@@ -21,7 +21,7 @@ from torch import nn
 from ..finetune.loop import fit
 from ..finetune.protocol import Protocol
 from ..seeding import seed_everything
-from ..storage import cache_dir, config_hash, exclusive, file_sha256
+from ..storage import cache_dir, computed_once, config_hash, file_sha256
 from .resnet import small_resnet
 
 log = logging.getLogger(__name__)
@@ -179,10 +179,8 @@ def load_source_model(name: str, *, progress: bool = True) -> tuple[nn.Module, d
         raise KeyError(f"unknown zoo model {name!r}; the zoo has {sorted(ZOO)}")
     entry = ZOO[name]
     folder = entry_dir(entry)
-    provenance = _read_valid_cache(folder)
-    if provenance is None:
-        with exclusive(folder):  # a chapter executing beside this one may be pretraining the same entry
-            provenance = _read_valid_cache(folder) or _pretrain(entry, folder, progress)
+    # A chapter executing beside this one may be pretraining the same entry: computed_once waits for it.
+    provenance = computed_once(folder, lambda: _read_valid_cache(folder), lambda: _pretrain(entry, folder, progress))
     model = entry.build(provenance["num_classes"])
     model.load_state_dict(load_file(folder / WEIGHTS_FILE))
     return model.eval(), provenance

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from ..storage import config_hash, exclusive, results_dir, write_json_atomic
+from ..storage import computed_once, config_hash, results_dir, write_json_atomic
 from .store import STORE_VERSION
 
 
@@ -19,14 +19,13 @@ def stored_outcome(config: dict, compute: Callable[[], dict]) -> dict:
     """The outcome of ``config``: read if this exact configuration was computed before, else ``compute()``d and
     stored. ``compute`` returns a JSON-able dict of numbers."""
     path = outcome_path(config)
-    outcome = _read(path)
-    if outcome is None:
-        with exclusive(path):  # a chapter executing beside this one may be computing the same outcome
-            outcome = _read(path)
-            if outcome is None:
-                outcome = compute()
-                write_json_atomic(path, outcome)
-    return outcome
+
+    def compute_and_store() -> dict:
+        outcome = compute()
+        write_json_atomic(path, outcome)
+        return outcome
+
+    return computed_once(path, lambda: _read(path), compute_and_store)
 
 
 def _read(path: Path) -> dict | None:

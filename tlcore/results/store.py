@@ -51,6 +51,9 @@ class RunStore:
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
 
+    def __bool__(self) -> bool:
+        return True  # a store is a place, not a collection: an empty one must not read as "no store" (store or ...)
+
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("*/*.json")) if self.root.exists() else 0
 
