@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from ._linalg import class_sums, gram
+from ._linalg import class_sums, eigh_projections, gram
 from ._validation import check_features, check_labels
 
 
@@ -35,15 +35,15 @@ def h_score(features: Any, labels: Any, shrinkage: bool = False) -> float:
     n, d = x.shape
     centred = x - x.mean(dim=0)
     covariance = gram(centred) / n
-    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+    # cov(E[f|y]) = sum_c (n_c / N) m_c m_c^T with m_c the centred class mean, so the trace is a weighted sum of
+    # squared Mahalanobis norms of the class means: only their coordinates in the eigenbasis are needed.
+    class_means = class_sums(centred, y, len(counts)) / counts[:, None]
+    eigenvalues, mean_coordinates = eigh_projections(covariance, class_means.T)
     shrink = _ledoit_wolf_shrinkage(centred, covariance) if shrinkage else 0.0
     # The shrunk covariance shares the eigenvectors; only the spectrum moves towards its mean.
     eigenvalues = (1 - shrink) * eigenvalues + shrink * covariance.trace() / d
     kept = eigenvalues > max(n, d) * torch.finfo(torch.float64).eps * eigenvalues.max()
-    # cov(E[f|y]) = sum_c (n_c / N) m_c m_c^T with m_c the centred class mean, so the trace is a weighted sum of
-    # squared Mahalanobis norms of the class means.
-    class_means = class_sums(centred, y, len(counts)) / counts[:, None]
-    between = (counts[:, None].to(torch.float64) / n * (class_means @ eigenvectors).square()).sum(dim=0)
+    between = (mean_coordinates.square() * counts.to(torch.float64) / n).sum(dim=1)
     return float((1 - shrink) * (between[kept] / eigenvalues[kept]).sum())
 
 

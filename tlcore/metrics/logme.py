@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._linalg import class_sums, gram, symmetric_eigh
+from ._linalg import class_sums, eigh_projections, gram
 from ._validation import check_features, check_labels, check_positive, check_targets
 
 
@@ -65,27 +65,22 @@ class LogME:
         if self.regression:
             y = check_targets(targets, n, device=x.device)
             squared_norms = y.square().sum(dim=0)
-
-            def transpose_times_targets(matrix: torch.Tensor) -> torch.Tensor:
-                return matrix.T @ y
-
+            features_times_targets = x.T @ y
         else:
             labels, counts = check_labels(targets, n, device=x.device)
+            y = torch.nn.functional.one_hot(labels, len(counts)).to(x.dtype)
             squared_norms = counts.to(torch.float64)  # a one-hot column has squared norm n_c
+            features_times_targets = class_sums(x, labels, len(counts)).T  # F^T y in O(N D), not O(N D C)
 
-            def transpose_times_targets(matrix: torch.Tensor) -> torch.Tensor:
-                return class_sums(matrix, labels, len(counts)).T
-
-        of_rows = n < d
-        eigenvalues, eigenvectors = symmetric_eigh(gram(x, of_rows=of_rows))
+        if n < d:
+            # F = U S V^T, so V^T F^T y = S U^T y and the N x N Gram matrix suffices.
+            eigenvalues, projections = eigh_projections(gram(x, of_rows=True), y)
+            projections = eigenvalues.clamp_min(0).sqrt()[:, None] * projections
+        else:
+            eigenvalues, projections = eigh_projections(gram(x), features_times_targets)  # V^T F^T y
         eigenvalues = eigenvalues.clamp_min(0)  # a Gram matrix is PSD; rounding can push zero eigenvalues below 0
         if float(eigenvalues.max()) == 0:
             raise ValueError("features are all zero; the evidence has no maximum")
-        if of_rows:
-            # F = U S V^T, so V^T F^T y = S U^T y and the N x N Gram matrix suffices.
-            projections = eigenvalues.sqrt()[:, None] * transpose_times_targets(eigenvectors)
-        else:
-            projections = eigenvectors.T @ transpose_times_targets(x)  # V^T F^T y
         spectrum = _Spectrum(eigenvalues, projections.square(), squared_norms, n, d)
 
         alpha, beta, evidence, self.n_iter_ = spectrum.maximise(self.tol, self.max_iter)
