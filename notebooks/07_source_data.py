@@ -108,11 +108,16 @@ glue("source_runs_count", len(runs))
 study["roles"].pivot_table(index=["claim", "target"], columns="arm", values="model", aggfunc="first").fillna("")
 
 # %% [markdown]
-# How well each source model learnt its own source task (validation accuracy on the source; none for SimCLR, which
-# sees no labels). A source model that has not learnt its source has little to transfer:
+# How well each source model learnt its own source task: validation accuracy on the source, or for SimCLR, which
+# sees no labels, its final contrastive loss beside the loss of embeddings that tell no two images apart. A source
+# model that has not learnt its source has little to transfer:
 
 # %%
-study["sources"].round(3)
+sources = study["sources"]
+selfsup = sources[sources.objective == "simclr"].iloc[0]
+glue("simclr_final_loss", f"{selfsup.selfsup_final_loss:.2f}")
+glue("simclr_uniform_loss", f"{selfsup.selfsup_uniform_loss:.2f}")
+sources.round(3)
 
 # %% [markdown]
 # ## Result
@@ -182,10 +187,14 @@ verdict_table(verdicts)
 # validation split, so its recipe is now the one that learnt that split (lr 0.3, batch 64, 400 steps); and a bug in
 # the zoo trained every two-step and SimCLR model a second time, from scratch and supervised, and kept that second
 # model, so that build's S4 and S5 arms were not what their names said. The rules did not change. SimCLR sees no
-# labels and has no source accuracy; its linear-probe column on the target says whether it learnt usable features.
-# On noisy procedural images the two views of an image share their pixel noise, a shortcut a contrastive loss can
-# take instead of the grating, so a low probe accuracy there is a statement about our compact recipe (200 steps,
-# shift / contrast / noise views), not a test of self-supervision at the survey's scale.
+# labels and has no source accuracy; its contrastive loss says whether it learnt anything: it ended at
+# {glue:text}`simclr_final_loss`, against {glue:text}`simclr_uniform_loss` for embeddings that tell no image of a
+# batch from any other. The SimCLR model collapsed: whatever its two views share, it did not find it, so S5's arm is
+# a model with nothing to transfer, fine-tuned at a learning rate (chapter 4's, the same for every source) too low
+# to train the gratings from scratch. Outside the book, on the source images only, we tried AdamW, temperatures 0.1
+# and 0.2, a batch-normalised projection head and blurred views (which raise the gratings above the pixel noise);
+# every run stayed at the uniform loss within 200 steps. This is a failure of our compact recipe on faint gratings
+# under heavy noise, not a test of self-supervision at the survey's scale, and the verdict is reported as measured.
 # The font digits, which the zoo's recipe learns well, are the clean test of S1: there the small
 # matched source and the two-step route through it are compared with the large letters source on the handwritten
 # digits. The letters models trained for only 200 steps (20 or 300 images per class) are weak on their source too,

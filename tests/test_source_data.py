@@ -12,7 +12,7 @@ from tlcore import data
 from tlcore.claims import source_data as rules
 from tlcore.models import ZOO, ZooEntry
 from tlcore.models.zoo import resample_by_class
-from tlcore.selfsup import nt_xent_loss, random_view, simclr_pretrain
+from tlcore.selfsup import nt_xent_loss, random_view, simclr_pretrain, uniform_loss
 from tlcore.source_data import datl_weights, target_class_prior
 
 
@@ -142,6 +142,28 @@ def test_nt_xent_rejects_bad_input():
         nt_xent_loss(torch.ones(1, 3), torch.ones(1, 3))
     with pytest.raises(ValueError, match="temperature"):
         nt_xent_loss(torch.eye(2), torch.eye(2), temperature=0)
+
+
+def test_uniform_loss_is_nt_xent_of_embeddings_that_tell_no_image_apart():
+    collapsed = torch.ones(5, 3)
+    assert nt_xent_loss(collapsed, collapsed).item() == pytest.approx(uniform_loss(5))
+    assert uniform_loss(5) == pytest.approx(math.log(9))
+    separated = torch.eye(5)  # each image only like its own other view: far below the uniform value
+    assert nt_xent_loss(separated, separated, temperature=0.1).item() < uniform_loss(5) / 10
+    with pytest.raises(ValueError, match="batch_size"):
+        uniform_loss(1)
+
+
+def test_a_self_supervised_model_records_its_final_and_uniform_loss(tmp_cache):
+    from tlcore.models import load_source_model
+    from tlcore.models.zoo import ZOO
+
+    name = "textures_source_micro_simclr"
+    _, provenance = load_source_model(name, progress=False)
+    assert provenance["selfsup_uniform_loss"] == pytest.approx(uniform_loss(ZOO[name].protocol.batch_size))
+    assert math.isfinite(provenance["selfsup_final_loss"])
+    _, supervised = load_source_model("glyph_micro", progress=False)
+    assert supervised["selfsup_final_loss"] is None
 
 
 def test_random_view_stays_in_range_and_is_seeded():

@@ -38,6 +38,15 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -
     return F.cross_entropy(logits, positives)
 
 
+def uniform_loss(batch_size: int) -> float:
+    """NT-Xent's value, ``log(2 N - 1)``, when the embeddings tell no image of a batch of ``batch_size`` pairs from any
+    other (all cosine similarities equal): a SimCLR run whose loss stays there has learnt nothing, however long it
+    ran, which is what a collapse to one embedding looks like."""
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+    return math.log(2 * batch_size - 1)
+
+
 def random_view(images: torch.Tensor, generator: torch.Generator, *, max_shift: int = 4,
                 contrast: tuple[float, float] = (0.6, 1.4), brightness: float = 0.15,
                 noise: float = 0.08) -> torch.Tensor:

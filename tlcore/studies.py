@@ -175,14 +175,17 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
 
 
 def source_models_table(names) -> pd.DataFrame:
-    """What each zoo source model was pretrained on, how long, and how well it learnt its own task (validation
-    accuracy on its source; None for self-supervised models, which have no source labels)."""
+    """What each zoo source model was pretrained on, how long, and how well it learnt its own task: validation
+    accuracy on its source, or for a self-supervised model (no source labels) its final SimCLR loss beside
+    :func:`tlcore.selfsup.uniform_loss`, the loss of embeddings that tell no two images apart."""
     rows = []
     for name in names:
         entry, provenance = models.ZOO[name], models.load_source_model(name, progress=False)[1]
         rows.append({"model": name, "source": entry.source, "source_per_class": entry.source_per_class,
                      "parent": entry.parent, "objective": entry.objective, "steps": entry.protocol.steps,
-                     "source_val_accuracy": provenance.get("source_val_accuracy")})
+                     "source_val_accuracy": provenance.get("source_val_accuracy"),
+                     "selfsup_final_loss": provenance.get("selfsup_final_loss"),
+                     "selfsup_uniform_loss": provenance.get("selfsup_uniform_loss")})
     return pd.DataFrame(rows)
 
 

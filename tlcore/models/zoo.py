@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -28,10 +29,12 @@ log = logging.getLogger(__name__)
 WEIGHTS_FILE = "weights.safetensors"
 # Bump when pretraining changes meaning (the loop, the source data) so that cached weights are not reused.
 # 3: each entry is trained once, from its parent or by its objective (version 2 trained a second, plain
-# supervised model from scratch and kept that one)
-ZOO_VERSION = 3
+# supervised model from scratch and kept that one); 4: a self-supervised entry's provenance records its final
+# and uniform SimCLR loss (the weights are unchanged, the record was incomplete)
+ZOO_VERSION = 4
 PROVENANCE_FILE = "provenance.json"
 OBJECTIVES = ("supervised", "simclr")
+SIMCLR_FINAL_STEPS = 10  # steps averaged for the final SimCLR loss kept in a model's provenance
 _RECIPE_OFF = {"parent": None, "objective": "supervised", "class_weights": ()}
 
 
@@ -229,6 +232,8 @@ def _pretrain(entry: ZooEntry, folder: Path, progress: bool) -> dict:
             "name": entry.name, "key": entry.key(), "recipe": entry.recipe(), "num_classes": train.num_classes,
             "source_classes": list(train.classes), "source_val_accuracy": record.val_accuracy,
             "source_test_accuracy": record.test_accuracy, "seconds": record.seconds,
+            "selfsup_final_loss": record.config.get("final_loss"),
+            "selfsup_uniform_loss": record.config.get("uniform_loss"),
             "sha256": file_sha256(staging / WEIGHTS_FILE), "torch": torch.__version__,
         }
         (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=1, default=str))
@@ -244,8 +249,6 @@ def _pretrain(entry: ZooEntry, folder: Path, progress: bool) -> dict:
 def resample_by_class(dataset, weights, *, seed: int = 0):
     """A same-size sample of ``dataset`` drawn with replacement, each image with probability proportional to the
     weight of its class (``weights``: one non-negative number per class)."""
-    import numpy as np
-
     from ..seeding import rng
 
     weights = np.asarray(weights, dtype=float)
@@ -263,11 +266,14 @@ def _simclr(entry: ZooEntry, model: nn.Module, train):
     import time
 
     from ..finetune.loop import RunRecord
-    from ..selfsup import simclr_pretrain
+    from ..selfsup import simclr_pretrain, uniform_loss
 
     start = time.perf_counter()
     losses = simclr_pretrain(model, train.images, steps=entry.protocol.steps, batch_size=entry.protocol.batch_size,
                              lr=entry.protocol.lr, weight_decay=entry.protocol.weight_decay, seed=entry.seed)
-    record = RunRecord(config={"zoo_entry": entry.name, "objective": "simclr", "final_loss": losses[-1]})
+    # The mean of the last steps, not the last one: NT-Xent on a batch is noisy.
+    final_loss = float(np.mean(losses[-SIMCLR_FINAL_STEPS:]))
+    record = RunRecord(config={"zoo_entry": entry.name, "objective": "simclr", "final_loss": final_loss,
+                               "uniform_loss": uniform_loss(entry.protocol.batch_size)})
     record.seconds = time.perf_counter() - start
     return record
