@@ -6,10 +6,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from tlcore.finetune import Protocol, StepContext, fit, model_stages
 from tlcore.regularizers import BSS, DELTA, L2, L2SP, CoTuning, LwF, SampleBased, channel_attention, learn_relationship
-from tlcore.regularizers.delta import fit_linear_head
+from tlcore.regularizers.delta import _ablated_losses, _ablated_losses_by_full_forward, fit_linear_head
 from factories import data, tiny
 
 QUICK = Protocol(lr=0.05, steps=4, batch_size=16, eval_every=2)
@@ -140,6 +141,42 @@ def test_delta_attention_is_the_normalised_loss_increase_of_removed_channels():
     expected = len(increase) * torch.softmax(z / 5.0, 0)
     assert torch.allclose(weights.double(), expected, atol=1e-5)
     assert weights.mean().item() == pytest.approx(1.0) and int(weights.argmax()) == int(increase.argmax())
+
+
+@pytest.mark.parametrize("stage", [0, 1, 2, 3])
+def test_stacked_channel_ablations_equal_one_full_forward_per_channel(stage):
+    source = tiny().eval()
+    images, labels = TRAIN.images[:40], TRAIN.labels[:40]
+    module = source.get_submodule(model_stages(source)[stage].output)
+    channels = stage_maps(source, images[:1])[stage].shape[1]
+    # The source's own classifier as the head. Batches of 16 (the last one short) and few copies per forward: several groups and batches are summed.
+    rows = []
+    handle = source.conv1.register_forward_hook(lambda m, i, output: rows.append(len(output)))
+    stacked = _ablated_losses(source, module, channels, images, labels, torch.device("cpu"), batch_size=16,
+                              max_stacked_elements=3 * 16 * 8 * 8 * 8)
+    handle.remove()
+    full = _ablated_losses_by_full_forward(source, module, channels, images, labels, torch.device("cpu"))
+    assert stacked.shape == (channels + 1,)
+    torch.testing.assert_close(stacked, full, rtol=1e-5, atol=1e-6)
+    # The stem never sees the stacked copies, and runs fewer times than once per ablation.
+    assert max(rows) <= 16 and sum(rows) < (channels + 1) * len(images)
+
+
+@pytest.mark.parametrize("downstream", ["reuses_the_input", "mixes_the_batch"])
+def test_stacked_ablations_fall_back_when_later_layers_cannot_take_them(downstream):
+    conv, head = nn.Conv2d(1, 3, 3), nn.Linear(3, 4)
+    torch.manual_seed(0)
+
+    def logits(x):
+        pooled = conv(x).mean((2, 3))
+        if downstream == "reuses_the_input":  # a skip from before the ablated module: batch sizes disagree
+            return head(pooled) + x.mean((1, 2, 3))[:, None]
+        return head(pooled - pooled.mean(0))  # batch statistics: the stacked copies would shift each other
+
+    images, labels = torch.rand(10, 1, 6, 6), torch.arange(10) % 4
+    stacked = _ablated_losses(logits, conv, 3, images, labels, torch.device("cpu"))
+    full = _ablated_losses_by_full_forward(logits, conv, 3, images, labels, torch.device("cpu"))
+    torch.testing.assert_close(stacked, full)
 
 
 def test_delta_attention_weights_the_distance_and_is_deterministic():
