@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tlcore.metrics import (
     LogME,
@@ -19,6 +20,7 @@ from tlcore.metrics import (
     transrate,
     weighted_kendall_tau,
 )
+from tlcore.metrics._validation import check_features
 
 RNG = np.random.default_rng(0)
 FEATURES = RNG.normal(size=(12, 3))
@@ -217,3 +219,12 @@ def test_rank_models_checks_its_arguments():
         rank_models({}, None, metrics=())
     with pytest.raises(ValueError, match="models is empty"):
         rank_models({}, None)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.int32, torch.int64, torch.float64])
+def test_features_become_float64_with_their_values_for_every_input_dtype_and_layout(dtype):
+    base = (torch.arange(60).reshape(6, 10) % 7 - 3).to(dtype)
+    for features in (base, base.T, base[:, ::2]):  # contiguous, transposed, strided
+        converted = check_features(features)
+        assert converted.dtype == torch.float64 and converted.shape == features.shape
+        assert torch.equal(converted, features.to(torch.float64))

@@ -142,9 +142,19 @@ def _check_matrix(values: Any, name: str, *, n_samples: int | None = None, again
         raise ValueError(f"{name} is empty: shape {tuple(matrix.shape)}")
     if n_samples is not None and len(matrix) != n_samples:
         raise ValueError(f"{name} has {len(matrix)} samples but {against} has {n_samples}")
-    matrix = matrix.to(torch.float64)
+    matrix = _to_float64(matrix)
     _check_finite(matrix, name)
     return matrix
+
+
+def _to_float64(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as float64 on its device. On the CPU numpy converts (20,000 x 2,048 float32: 0.04 s against torch's
+    0.2 s on one thread here), which matters when the metric itself takes a second or two."""
+    if tensor.dtype == torch.float64:
+        return tensor
+    if tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float16, torch.int32, torch.int64):
+        return torch.from_numpy(tensor.numpy().astype(np.float64))
+    return tensor.to(torch.float64)
 
 
 def _check_vector(
