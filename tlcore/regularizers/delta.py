@@ -139,9 +139,10 @@ def _ablated_losses(logits: Callable[[torch.Tensor], torch.Tensor], module: nn.M
     ablations: a hook replaces the output by one copy per ablation, stacked along the batch (at most
     ``max_stacked_elements`` values, 128 MB in float32), and only the layers after ``module`` see the larger batch.
     For a ResNet's last stage that leaves just pooling and the head per channel; over the four stages of the
-    embedded models the attention costs about a fifth of one full forward per channel. A model whose later layers
-    reuse an earlier tensor of the batch cannot take the stacked copies: that is detected (a shape error, or the
-    intact copy disagreeing with a plain forward) and served by one full forward per channel instead.
+    embedded models the attention takes a quarter of the time of one full forward per channel
+    (benchmarks/finetune.py). A model whose later layers reuse an earlier tensor of the batch cannot take the
+    stacked copies: that is detected (a shape error, or the intact copy disagreeing with a plain forward) and
+    served by one full forward per channel instead.
     """
     variants = [None, *range(channels)]
     totals = torch.zeros(len(variants), dtype=torch.float64)
