@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from tlcore import data
+from tlcore.models import small_resnet
 from tlcore.data.embedded import EMBEDDED, load_embedded
 from tlcore.data.world import LOOKALIKE_THRESHOLD, _max_similarity, glyph_world
 
@@ -95,13 +96,18 @@ def test_missing_real_tier_dataset_fails_fast_and_says_how_to_get_it(tmp_path):
     assert "pets" in message and str(tmp_path) in message and "download=True" in message
 
 
-def test_image_folders_load_through_the_real_tier_path(tmp_path):
+def image_folder(root, per_class: int = 8):
     generator = np.random.default_rng(0)
     for class_name in ("cat", "dog"):
-        (tmp_path / class_name).mkdir()
-        for i in range(8):
+        (root / class_name).mkdir()
+        for i in range(per_class):
             pixels = (generator.random((20, 24, 3)) * 255).astype(np.uint8)
-            Image.fromarray(pixels).save(tmp_path / class_name / f"{i}.png")
+            Image.fromarray(pixels).save(root / class_name / f"{i}.png")
+    return f"folder:{root}"
+
+
+def test_image_folders_load_through_the_real_tier_path(tmp_path):
+    image_folder(tmp_path)
     kwargs = dict(image_size=16, val_per_class=2, test_per_class=2)
     train = data.load(f"folder:{tmp_path}", "train", n_per_class=3, seed=0, **kwargs)
     test = data.load(f"folder:{tmp_path}", "test", seed=0, **kwargs)
@@ -111,3 +117,29 @@ def test_image_folders_load_through_the_real_tier_path(tmp_path):
     assert not set(train.indices) & set(test.indices)
     with pytest.raises(data.DatasetNotAvailable, match="does not exist"):
         data.load(f"folder:{tmp_path / 'nope'}", "train")
+
+
+def test_a_folder_too_small_for_its_held_out_blocks_says_so_instead_of_loading_nothing(tmp_path):
+    name = image_folder(tmp_path, per_class=6)
+    with pytest.raises(ValueError, match="has 6 images.*leaves none for train"):
+        data.load(name, "train", seed=0, val_per_class=2, test_per_class=4)
+    assert len(data.load(name, "train", seed=0, val_per_class=2, test_per_class=2)) == 4
+
+
+def test_features_of_a_training_split_are_read_without_its_random_augmentation(tmp_path):
+    from tlcore.analysis.features import extract_features
+
+    name = image_folder(tmp_path)
+    kwargs = dict(image_size=16, val_per_class=2, test_per_class=2)
+    train = data.load(name, "train", seed=0, **kwargs)
+    torch.manual_seed(0)
+    assert not torch.equal(train[0][0], train[0][0])  # random crops and flips when training
+    torch.manual_seed(0)
+    model = small_resnet(channels=(4, 8, 8, 8), num_classes=2, in_chans=3)
+    first, labels = extract_features(model, train)
+    again, _ = extract_features(model, train)
+    assert torch.equal(first, again) and torch.equal(labels, train.labels)
+    centre_cropped = torch.stack([train.evaluation_transform(train.base[int(i)][0]) for i in train.indices])
+    with torch.no_grad():
+        expected = model.eval().forward_head(model.forward_features(centre_cropped), pre_logits=True)
+    torch.testing.assert_close(first, expected)

@@ -228,3 +228,14 @@ def test_features_become_float64_with_their_values_for_every_input_dtype_and_lay
         converted = check_features(features)
         assert converted.dtype == torch.float64 and converted.shape == features.shape
         assert torch.equal(converted, features.to(torch.float64))
+
+
+def test_rank_models_says_when_the_images_do_not_have_the_models_channels():
+    from torch.utils.data import TensorDataset
+
+    from tlcore.models import small_resnet
+
+    greyscale_model = small_resnet(channels=(4, 8, 8, 8), num_classes=3, in_chans=1)
+    rgb_images = TensorDataset(torch.rand(6, 3, 16, 16), torch.arange(6) % 3)
+    with pytest.raises(ValueError, match="'glyphs' reads 1-channel images but the dataset's images have shape"):
+        rank_models({"glyphs": greyscale_model}, rgb_images, metrics=("logme",), progress=False)

@@ -142,6 +142,18 @@ def test_command_line_ranks_candidate_models(capsys, tmp_cache):
     assert "glyph_micro_ls" in out and "logme" in out and "leep" in out
 
 
+def test_command_line_reports_bad_input_in_one_line_with_exit_status_2(capsys, tmp_cache, tmp_path):
+    from tlcore.cli import main
+
+    assert main(["rank", "no_such_dataset", "--models", "glyph_micro"]) == 2
+    assert "unknown dataset 'no_such_dataset'" in capsys.readouterr().err
+    assert main(["rank", f"folder:{tmp_path / 'missing'}", "--models", "glyph_micro"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["rank", "glyphs_near", "--models", "glyph_micro", "--metrics", "accuracy"]) == 2
+    error = capsys.readouterr().err
+    assert "unknown metric" in error and "Traceback" not in error
+
+
 def test_regularized_runs_are_distinct_runs_and_unknown_setups_are_rejected(tmp_results):
     plain = TransferRun("glyphs_near", 2, pretrained=True, arch="glyph_micro", protocol=QUICK, seed=0)
     assert plain.regularizer_weight == 0.0 and "regularizer" not in plain.config()

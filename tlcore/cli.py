@@ -46,7 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     advice.add_argument("--n-per-class", type=int, default=None, help="training images per class you will use")
     advice.add_argument("--similarity", type=float, default=None, help="a probe gain measured before (skips it)")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, KeyError, FileNotFoundError) as error:  # bad input or missing data: a message, no traceback
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"python -m tlcore {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
+
+def _run(args: argparse.Namespace) -> int:
     from . import claims as claims_module, data, models
 
     if args.command == "datasets":

@@ -23,9 +23,12 @@ def extract_features(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pooled penultimate features (or logits) of ``model`` on every sample of ``dataset``.
 
-    Returns ``(features, labels)``: float32 CPU tensors of shape (N, D) and int64 (N,). The model must follow timm's
-    interface (``forward_features`` then ``forward_head(..., pre_logits=True)``). It is put in eval mode and restored.
+    Returns ``(features, labels)``: float32 CPU tensors of shape (N, D) and int64 (N,), of the images without
+    training augmentation (see :func:`ordered_batches`). The model must follow timm's interface
+    (``forward_features`` then ``forward_head(..., pre_logits=True)``). It is put in eval mode and restored.
     """
+    if len(dataset) == 0:
+        raise ValueError("cannot extract features of an empty dataset")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -43,8 +46,12 @@ def extract_features(
 
 
 def ordered_batches(dataset: Dataset, batch_size: int):
-    """``(inputs, labels)`` batches of ``dataset`` in order: sliced from an in-memory dataset's tensors (its
-    ``images`` are read once), else through a DataLoader."""
+    """``(inputs, labels)`` batches of ``dataset`` in order, without training augmentation: sliced from an in-memory
+    dataset's tensors (its ``images`` are read once), else through a DataLoader over the dataset's
+    ``evaluation_view()`` when it has one (a real-tier training split otherwise crops and flips at random)."""
+    evaluation_view = getattr(dataset, "evaluation_view", None)
+    if evaluation_view is not None:
+        dataset = evaluation_view()
     images = getattr(dataset, "images", None)
     if isinstance(images, torch.Tensor):
         for start in range(0, len(images), batch_size):
@@ -71,6 +78,8 @@ def extract_stage_features(
     from ..finetune.stages import StageOutputs, model_stages, select_stages
 
     chosen = select_stages(model_stages(model), stages)
+    if len(dataset) == 0:
+        raise ValueError("cannot extract features of an empty dataset")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()

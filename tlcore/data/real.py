@@ -6,7 +6,7 @@ names the folder that was searched and how to fill it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -67,6 +67,14 @@ class RealImageDataset(Dataset):
     name: str
     split: str
     info: dict = field(default_factory=dict)
+    evaluation_transform: Callable | None = None  # what evaluation_view() reads with; None: ``transform``
+
+    def evaluation_view(self) -> "RealImageDataset":
+        """The same images without training augmentation (a training split's random crops and flips), as features
+        for probes and transferability metrics must be read: deterministic, and the same crop in every pass."""
+        if self.evaluation_transform is None or self.evaluation_transform is self.transform:
+            return self
+        return replace(self, transform=self.evaluation_transform)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -134,6 +142,11 @@ def split_indices(labels: np.ndarray, split: str, n_per_class: int | None, seed:
                   "val": members[test_per_class : test_per_class + val_per_class],
                   "train": members[test_per_class + val_per_class :]}
         part = blocks[split]
+        if len(part) == 0:
+            raise ValueError(
+                f"{name} class {int(c)} has {len(members)} images: up to {test_per_class} are held out for test and "
+                f"then up to {val_per_class} for val, which leaves none for {split}; add images, or load it with "
+                "smaller test_per_class= / val_per_class=")
         if split == "train" and n_per_class is not None:
             if n_per_class > len(part):
                 raise ValueError(f"{name} has only {len(part)} training images of class {c}; asked for {n_per_class}")
@@ -156,10 +169,9 @@ def load_real(name: str, split: str, n_per_class: int | None, seed: int, *, root
     else:
         indices = split_indices(labels, split, n_per_class, seed, name=name, val_per_class=val_per_class,
                                 test_per_class=0 if has_test else 20)
-    if transform is None:
-        transform = default_transform(image_size, train=split == "train")
+    transform, evaluation = _transforms(transform, image_size, split)
     return RealImageDataset(base, indices, torch.from_numpy(labels[indices]), _class_names(base, labels),
-                            transform, name, split, {"role": "real-tier", "seed": seed})
+                            transform, name, split, {"role": "real-tier", "seed": seed}, evaluation)
 
 
 def load_folder(path: str | Path, split: str, n_per_class: int | None, seed: int, *, image_size: int = 224,
@@ -175,7 +187,14 @@ def load_folder(path: str | Path, split: str, n_per_class: int | None, seed: int
     labels = np.asarray(base.targets, dtype=np.int64)
     indices = split_indices(labels, split, n_per_class, seed, name=f"folder:{path.name}",
                             val_per_class=val_per_class, test_per_class=test_per_class)
-    if transform is None:
-        transform = default_transform(image_size, train=split == "train")
+    transform, evaluation = _transforms(transform, image_size, split)
     return RealImageDataset(base, indices, torch.from_numpy(labels[indices]), list(base.classes), transform,
-                            f"folder:{path}", split, {"role": "folder", "seed": seed})
+                            f"folder:{path}", split, {"role": "folder", "seed": seed}, evaluation)
+
+
+def _transforms(transform: Callable | None, image_size: int, split: str) -> tuple[Callable, Callable]:
+    """(transform, evaluation transform): a caller's transform serves both; by default the training split gets
+    random crops and flips and its evaluation view the centre crop of the other splits."""
+    if transform is not None:
+        return transform, transform
+    return default_transform(image_size, train=split == "train"), default_transform(image_size, train=False)
