@@ -29,6 +29,7 @@ def extract_features(
     """
     if len(dataset) == 0:
         raise ValueError("cannot extract features of an empty dataset")
+    check_input_channels(model, dataset)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -43,6 +44,20 @@ def extract_features(
     finally:
         model.train(was_training)
     return torch.cat(outputs), torch.cat(labels)
+
+
+def check_input_channels(model: nn.Module, dataset: Dataset, *, name: str = "the model") -> None:
+    """A clear ``ValueError`` when ``dataset``'s images do not have the channels ``model``'s first convolution reads
+    (e.g. RGB photographs for an embedded zoo model trained on greyscale glyphs), before any batch is run."""
+    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first_conv is None or len(dataset) == 0:
+        return
+    shape = tuple(dataset[0][0].shape)
+    if len(shape) == 3 and shape[0] != first_conv.in_channels:
+        raise ValueError(
+            f"{name} reads {first_conv.in_channels}-channel images but the dataset's images have shape {shape}; use "
+            "each model on images of the kind it was trained on: the embedded zoo models read 32x32 greyscale (the "
+            "embedded datasets), timm backbones read RGB (real-tier datasets and image folders)")
 
 
 def ordered_batches(dataset: Dataset, batch_size: int):
@@ -80,6 +95,7 @@ def extract_stage_features(
     chosen = select_stages(model_stages(model), stages)
     if len(dataset) == 0:
         raise ValueError("cannot extract features of an empty dataset")
+    check_input_channels(model, dataset)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()

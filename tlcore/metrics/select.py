@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ..analysis.features import extract_features
+from ..analysis.features import check_input_channels, extract_features
 from .gbc import gbc
 from .hscore import h_score
 from .leep import leep
@@ -78,24 +78,10 @@ def rank_models(
     with_logits = not _NEEDS_SOURCE_LOGITS.isdisjoint(metrics)
     rows = []
     for name, model in tqdm(models.items(), disable=not progress, desc="rank models"):
-        _check_input_channels(name, model, dataset)
+        check_input_channels(model, dataset, name=repr(name))
         outputs = _model_outputs(model, dataset, batch_size=batch_size, device=device, with_logits=with_logits)
         rows.extend({"model": name, "metric": metric, "score": METRICS[metric](outputs)} for metric in metrics)
     return pd.DataFrame(rows, columns=["model", "metric", "score"])
-
-
-def _check_input_channels(name: str, model: nn.Module, dataset: Dataset) -> None:
-    """A clear error, before any extraction, when the images do not have the channels the model's first
-    convolution reads (e.g. RGB photographs for an embedded zoo model trained on greyscale glyphs)."""
-    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    if first_conv is None or len(dataset) == 0:
-        return
-    shape = tuple(dataset[0][0].shape)
-    if len(shape) == 3 and shape[0] != first_conv.in_channels:
-        raise ValueError(
-            f"model {name!r} reads {first_conv.in_channels}-channel images but the dataset's images have shape "
-            f"{shape}; score each model on images of the kind it was trained on: the embedded zoo models read 32x32 "
-            "greyscale (the embedded datasets), timm backbones read RGB (real-tier datasets and image folders)")
 
 
 def _model_outputs(
