@@ -27,9 +27,7 @@ def extract_features(
     training augmentation (see :func:`ordered_batches`). The model must follow timm's interface
     (``forward_features`` then ``forward_head(..., pre_logits=True)``). It is put in eval mode and restored.
     """
-    if len(dataset) == 0:
-        raise ValueError("cannot extract features of an empty dataset")
-    check_input_channels(model, dataset)
+    check_readable(model, dataset)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -46,11 +44,14 @@ def extract_features(
     return torch.cat(outputs), torch.cat(labels)
 
 
-def check_input_channels(model: nn.Module, dataset: Dataset, *, name: str = "the model") -> None:
-    """A clear ``ValueError`` when ``dataset``'s images do not have the channels ``model``'s first convolution reads
-    (e.g. RGB photographs for an embedded zoo model trained on greyscale glyphs), before any batch is run."""
+def check_readable(model: nn.Module, dataset: Dataset, *, name: str = "the model") -> None:
+    """A clear ``ValueError``, before any batch is run, when ``dataset`` is empty or its images do not have the
+    channels ``model``'s first convolution reads (e.g. RGB photographs for an embedded zoo model trained on greyscale
+    glyphs)."""
+    if len(dataset) == 0:
+        raise ValueError("cannot extract features of an empty dataset")
     first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    if first_conv is None or len(dataset) == 0:
+    if first_conv is None:
         return
     shape = tuple(dataset[0][0].shape)
     if len(shape) == 3 and shape[0] != first_conv.in_channels:
@@ -93,9 +94,7 @@ def extract_stage_features(
     from ..finetune.stages import StageOutputs, model_stages, select_stages
 
     chosen = select_stages(model_stages(model), stages)
-    if len(dataset) == 0:
-        raise ValueError("cannot extract features of an empty dataset")
-    check_input_channels(model, dataset)
+    check_readable(model, dataset)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()

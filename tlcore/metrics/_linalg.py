@@ -70,8 +70,8 @@ def eigh_projections(matrix: torch.Tensor, rhs: torch.Tensor) -> tuple[torch.Ten
     rotated = np.array(rhs.detach().cpu().numpy(), dtype=np.float64, order="F", copy=True)
     if rhs.shape[1]:
         reflectors = np.asfortranarray(reduced[1:, :-1])
-        work = max(1, rhs.shape[1]) * 64
-        rotated[1:], _, info = lapack.dormqr("L", "T", reflectors, tau, rotated[1:], lwork=work, overwrite_c=1)
+        rotated[1:], _, info = lapack.dormqr("L", "T", reflectors, tau, rotated[1:], lwork=64 * rhs.shape[1],
+                                             overwrite_c=1)
         _check_lapack("dormqr", info)
     values, tridiagonal_vectors, info = lapack.dstevd(diagonal, off_diagonal, compute_v=1)
     _check_lapack("dstevd", info)

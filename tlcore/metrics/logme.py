@@ -65,18 +65,18 @@ class LogME:
         if self.regression:
             y = check_targets(targets, n, device=x.device)
             squared_norms = y.square().sum(dim=0)
-            features_times_targets = x.T @ y
         else:
             labels, counts = check_labels(targets, n, device=x.device)
-            y = torch.nn.functional.one_hot(labels, len(counts)).to(x.dtype)
             squared_norms = counts.to(torch.float64)  # a one-hot column has squared norm n_c
-            features_times_targets = class_sums(x, labels, len(counts)).T  # F^T y in O(N D), not O(N D C)
 
         if n < d:
             # F = U S V^T, so V^T F^T y = S U^T y and the N x N Gram matrix suffices.
-            eigenvalues, projections = eigh_projections(gram(x, of_rows=True), y)
+            targets_matrix = y if self.regression else torch.nn.functional.one_hot(labels, len(counts)).to(x.dtype)
+            eigenvalues, projections = eigh_projections(gram(x, of_rows=True), targets_matrix)
             projections = eigenvalues.clamp_min(0).sqrt()[:, None] * projections
         else:
+            # F^T y; for one-hot targets the class sums of the rows, O(N D) instead of O(N D C).
+            features_times_targets = x.T @ y if self.regression else class_sums(x, labels, len(counts)).T
             eigenvalues, projections = eigh_projections(gram(x), features_times_targets)  # V^T F^T y
         eigenvalues = eigenvalues.clamp_min(0)  # a Gram matrix is PSD; rounding can push zero eigenvalues below 0
         if float(eigenvalues.max()) == 0:

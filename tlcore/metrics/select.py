@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ..analysis.features import check_input_channels, extract_features
+from ..analysis.features import check_readable, extract_features
 from .gbc import gbc
 from .hscore import h_score
 from .leep import leep
@@ -78,7 +78,7 @@ def rank_models(
     with_logits = not _NEEDS_SOURCE_LOGITS.isdisjoint(metrics)
     rows = []
     for name, model in tqdm(models.items(), disable=not progress, desc="rank models"):
-        check_input_channels(model, dataset, name=repr(name))
+        check_readable(model, dataset, name=repr(name))
         outputs = _model_outputs(model, dataset, batch_size=batch_size, device=device, with_logits=with_logits)
         rows.extend({"model": name, "metric": metric, "score": METRICS[metric](outputs)} for metric in metrics)
     return pd.DataFrame(rows, columns=["model", "metric", "score"])
