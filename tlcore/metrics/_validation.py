@@ -149,7 +149,7 @@ def _check_matrix(values: Any, name: str, *, n_samples: int | None = None, again
 
 def _to_float64(tensor: torch.Tensor) -> torch.Tensor:
     """``tensor`` as float64 on its device. On the CPU numpy converts (20,000 x 2,048 float32: 0.04 s against torch's
-    0.2 s on one thread here), which matters when the metric itself takes a second or two."""
+    0.2 s on one thread here, benchmarks/linalg.py), which matters when the metric itself takes a second or two."""
     if tensor.dtype == torch.float64:
         return tensor
     if tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float16, torch.int32, torch.int64):
