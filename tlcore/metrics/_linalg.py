@@ -53,7 +53,8 @@ def eigh_projections(matrix: torch.Tensor, rhs: torch.Tensor) -> tuple[torch.Ten
     formed: LAPACK reduces the matrix to tridiagonal form ``Q^T A Q = T`` (``sytrd``), applies the reflectors of Q to
     the K columns only (``ormqr``), and solves the tridiagonal problem ``T = W diag(s) W^T`` by divide and conquer
     (``stevd``), so ``V^T rhs = W^T (Q^T rhs)``. That skips ``syevd``'s back-transformation of W into V, about
-    2 D^3 flops: 0.54x the time at D = 2,048 with 100 columns (benchmarks/linalg.py). Elsewhere: ``torch.linalg.eigh``.
+    2 D^3 flops: 0.54x the time at D = 2,048 with 100 columns (benchmarks/linalg.py).
+    Elsewhere: ``torch.linalg.eigh``.
     """
     size = matrix.shape[0]
     if matrix.device.type != "cpu" or matrix.dtype != torch.float64 or size < 2:
