@@ -1,0 +1,95 @@
+"""Record every value the book's pages glue under one profile, or compare them with a recording.
+
+    python scripts/glued_values.py record FILE [--profile smoke] [--only 01 ...]
+    python scripts/glued_values.py compare FILE [--profile smoke] [--only 01 ...]
+
+Each page is executed by papermill into a temporary folder against a fresh, empty results folder (so nothing is read
+from an earlier build), chapters before the book's own pages, one torch thread, one page at a time. A glued value is
+recorded as its text representation. ``compare`` exits non-zero and names every value that differs, is missing or is
+new: the check that a refactoring changed no number on any page.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from build_book import executable_pages  # noqa: E402
+
+
+def glued(notebook) -> dict[str, str]:
+    """``{name: text}`` of every value a notebook glued, in cell order (a name glued twice keeps the last)."""
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is not None:
+                values[name] = output.get("data", {}).get("text/plain", "")
+    return values
+
+
+def record(profile: str, only: list[str]) -> dict[str, dict[str, str]]:
+    import nbformat
+    import papermill
+
+    pages = executable_pages(only)
+    values = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["TLCORE_RESULTS"] = str(Path(scratch) / "results")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ["TLCORE_CACHE"] = os.environ.get("TLCORE_CACHE", str(ROOT / ".cache" / "tlcore"))
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+        for page in pages:
+            source = ROOT / f"{page}.ipynb"
+            output = Path(scratch) / f"{Path(page).name}.ipynb"
+            print(f"[glued] {page}", flush=True)
+            papermill.execute_notebook(str(source), str(output), parameters={"profile": profile} if page.startswith("notebooks/") else {},
+                                       cwd=str(source.parent), kernel_name="python3", progress_bar=False)
+            values[page] = glued(nbformat.read(output, as_version=4))
+    return values
+
+
+def differences(before: dict, after: dict) -> list[str]:
+    lines = []
+    for page in sorted(set(before) | set(after)):
+        old, new = before.get(page, {}), after.get(page, {})
+        for name in sorted(set(old) | set(new)):
+            if name not in new:
+                lines.append(f"{page}: {name} missing (was {old[name]!r})")
+            elif name not in old:
+                lines.append(f"{page}: {name} new ({new[name]!r})")
+            elif old[name] != new[name]:
+                lines.append(f"{page}: {name} {old[name]!r} -> {new[name]!r}")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("record", "compare"))
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--only", nargs="*", default=[])
+    args = parser.parse_args(argv)
+    values = record(args.profile, args.only)
+    if args.action == "record":
+        args.file.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
+        print(f"[glued] {sum(map(len, values.values()))} values from {len(values)} pages -> {args.file}")
+        return 0
+    before = json.loads(args.file.read_text())
+    if args.only:
+        before = {page: v for page, v in before.items() if page in values}
+    lines = differences(before, values)
+    for line in lines:
+        print(line)
+    print(f"[glued] {len(lines)} differences in {sum(map(len, values.values()))} values from {len(values)} pages")
+    return 1 if lines else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
