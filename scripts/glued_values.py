@@ -28,9 +28,11 @@ def glued(notebook) -> dict[str, str]:
     values = {}
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name is not None:
-                values[name] = output.get("data", {}).get("text/plain", "")
+            scrapbook = output.get("metadata", {}).get("scrapbook", {})
+            if "name" in scrapbook:
+                data = output.get("data", {})
+                prefix = scrapbook.get("mime_prefix", "")
+                values[scrapbook["name"]] = data.get(f"{prefix}text/plain", data.get("text/plain", ""))
     return values
 
 
