@@ -30,7 +30,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 import tlcore
-from tlcore.book import BADGES, glue
+from tlcore.chapter import BADGES, glue
 from tlcore.results import has_table, load_table
 
 frame = tlcore.claims.claims_frame()

@@ -50,7 +50,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import tlcore
-from tlcore.book import glue, set_style
+from tlcore.chapter import glue, set_style
 from tlcore.results import has_table, load_table
 
 set_style()

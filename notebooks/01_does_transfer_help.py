@@ -54,10 +54,10 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.analysis.similarity import probe_similarity
-from tlcore.book import glue, glue_verdict, reference_table, start_chapter, verdict_table
-from tlcore.studies import tuned_transfer_grid
+from tlcore.analysis.probes import probe_similarity
+from tlcore.chapter import glue, glue_verdict, reference_table, start_chapter, verdict_table
 from tlcore.results import save_table
+from tlcore.studies.does_transfer_help import tuned_transfer_grid
 
 setup = start_chapter(profile, seeds=seeds, sizes=sizes)
 setup

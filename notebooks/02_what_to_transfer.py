@@ -60,12 +60,12 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 import tlcore
-from tlcore.analysis.probes import finetune_vs_probe, frozen_feature_probes, stage_probes
-from tlcore.analysis.similarity import probe_similarity
-from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.analysis.probes import finetune_vs_probe, frozen_feature_probes, probe_similarity, stage_probes
+from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
 from tlcore.claims.what_to_transfer import inner_minus_last, reinit_at_chosen_lr
 from tlcore.results import save_table
-from tlcore.studies import reinit_study, tuned_transfer_grid
+from tlcore.studies.does_transfer_help import tuned_transfer_grid
+from tlcore.studies.what_to_transfer import reinit_study
 
 setup = start_chapter(profile, seeds=seeds)
 # Chapter 1's similarity measurement, recomputed (it is deterministic and takes seconds) so that this chapter also

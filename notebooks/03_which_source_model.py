@@ -57,10 +57,10 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
-from tlcore.claims import source_models as rules
+from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.claims import which_source_model as rules
 from tlcore.results import save_table
-from tlcore.studies import source_model_study
+from tlcore.studies.which_source_model import source_model_study
 
 setup = start_chapter(profile, seeds=seeds)
 tlcore.models.list_models().query("name in @setup.source_roles.values()")
@@ -132,7 +132,7 @@ ax.set(xlabel=f"gain over the reference {reference} (points, mean over targets)"
 # %% [markdown]
 # ## Verdict
 #
-# The rules were written in `tlcore.claims.source_models` before these runs; they read the tables saved above.
+# The rules were written in `tlcore.claims.which_source_model` before these runs; they read the tables saved above.
 
 # %%
 verdicts = [tlcore.claims.verdict(claim) for claim in ("T2", "T5", "T6", "S6")]

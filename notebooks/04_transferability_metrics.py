@@ -51,11 +51,11 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.book import glue, glue_verdict, reference_table, start_chapter, verdict_table
-from tlcore.claims.metrics import kendall_by_metric
+from tlcore.chapter import glue, glue_verdict, reference_table, start_chapter, verdict_table
+from tlcore.claims.transferability_metrics import kendall_by_metric
 from tlcore.metrics import pearson
 from tlcore.results import save_table
-from tlcore.studies import transferability_study
+from tlcore.studies.transferability_metrics import transferability_study
 
 setup = start_chapter(profile, seeds=seeds)
 tlcore.models.list_models().query("name in @setup.candidates") if profile != "real" else setup.candidates

@@ -69,10 +69,10 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.analysis.similarity import probe_similarity
-from tlcore.book import glue, glue_verdict, reference_table, start_chapter, verdict_table
+from tlcore.analysis.probes import probe_similarity
+from tlcore.chapter import glue, glue_verdict, reference_table, start_chapter, verdict_table
 from tlcore.results import save_table
-from tlcore.studies import regularizer_study
+from tlcore.studies.regularizers import regularizer_study
 
 setup = start_chapter(profile, seeds=seeds)
 similarity = probe_similarity(setup.arch, setup.regularizer_targets, seeds=setup.seeds)

@@ -58,11 +58,11 @@ import numpy as np
 import seaborn as sns
 
 import tlcore
-from tlcore import hyperparameters as hp
-from tlcore.analysis.hyperparameters import grid_spread, optimum, score_diverged
-from tlcore.analysis.similarity import probe_similarity
-from tlcore.book import glue, glue_verdict, reference_table, start_chapter, verdict_table
+from tlcore.analysis.grids import grid_spread, optimum, score_diverged
+from tlcore.analysis.probes import probe_similarity
+from tlcore.chapter import glue, glue_verdict, reference_table, start_chapter, verdict_table
 from tlcore.results import save_table
+from tlcore.studies import hyperparameters as hp
 
 setup = start_chapter(profile, seeds=seeds)
 similarity = probe_similarity(setup.arch, setup.targets, n_per_class=setup.hp_sizes[0], seeds=setup.seeds)

@@ -66,9 +66,9 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
 from tlcore.results import save_table
-from tlcore.studies import source_data_study
+from tlcore.studies.source_data import source_data_study
 
 setup = start_chapter(profile, seeds=seeds)
 setup

@@ -37,7 +37,7 @@
 # scratch twin trained from a random initialisation, on the nearest and the farthest target of the embedded world
 # (held-out letters and noisy gratings, see {doc}`../book/world`), 20 training images per class, three seeds, at the
 # learning rate chapter 1 chose on validation for each (target, start). These are the same runs as chapter 1's grid
-# at that size; the run store keeps their records, and `tlcore.experiment.train_model` keeps their weights
+# at that size; the run store keeps their records, and `tlcore.runs.transfer.train_model` keeps their weights
 # (safetensors, checked by hash), so re-running this page trains nothing. Every measurement uses one common test
 # set per target, so models of different seeds can be compared sample by sample.
 
@@ -57,10 +57,10 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 import tlcore
-from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
-from tlcore.claims.transferred import correctness_by_bin, extra_answer_difficulty
+from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.claims.what_is_transferred import correctness_by_bin, extra_answer_difficulty
 from tlcore.results import save_table
-from tlcore.transferred import what_is_transferred
+from tlcore.studies.what_is_transferred import what_is_transferred
 
 setup = start_chapter(profile, seeds=seeds)
 setup
@@ -177,7 +177,7 @@ extra_answer_difficulty(samples).round(3)
 # %% [markdown]
 # ## Verdict
 #
-# The rules were written in `tlcore.claims.transferred` before these runs; they read the tables saved above.
+# The rules were written in `tlcore.claims.what_is_transferred` before these runs; they read the tables saved above.
 
 # %%
 verdicts = [tlcore.claims.verdict(claim) for claim in ("P1", "P2", "P4")]

@@ -71,9 +71,9 @@ import seaborn as sns
 
 import tlcore
 from tlcore import data
-from tlcore.book import glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue_verdict, start_chapter, verdict_table
 from tlcore.results import save_table
-from tlcore.studies import continual_study, domain_adaptation_study, few_shot_study
+from tlcore.studies.neighbouring_problems import continual_study, domain_adaptation_study, few_shot_study
 
 setup = start_chapter(profile, seeds=seeds)
 labelled, shifted = setup.adaptation_pair
@@ -151,7 +151,7 @@ continual[["method", "seed", "test_accuracy", "source_accuracy_before", "source_
 # %% [markdown]
 # ## Verdict
 #
-# The rules were written in `tlcore.claims.neighbours` before these runs; they read the tables saved above.
+# The rules were written in `tlcore.claims.neighbouring_problems` before these runs; they read the tables saved above.
 
 # %%
 verdicts = [tlcore.claims.verdict(claim) for claim in ("A1", "A2", "A3", "A4")]

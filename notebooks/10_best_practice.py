@@ -55,9 +55,9 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 import tlcore
-from tlcore.advisor import evaluate_advice
-from tlcore.book import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
 from tlcore.results import save_table
+from tlcore.studies.best_practice import evaluate_advice
 
 setup = start_chapter(profile, seeds=seeds)
 setup.advice_cells
@@ -120,7 +120,7 @@ for ax in g.axes.flat:
 # %% [markdown]
 # ## Verdict
 #
-# The rule was written in `tlcore.claims.practice` before these runs.
+# The rule was written in `tlcore.claims.best_practice` before these runs.
 
 # %%
 b1 = tlcore.claims.verdict("B1")

@@ -4,12 +4,13 @@ import math
 import pandas as pd
 import pytest
 
-from tlcore.advisor import (RECIPES, Advice, advise, quadrant, rank_of, recipe_label, recipes_run)
-from tlcore.claims import practice
-from tlcore.experiment import TransferRun
-from tlcore.finetune.loop import RunRecord
+from tlcore.advisor import RECIPES, Advice, advise, quadrant
+from tlcore.claims import best_practice as practice
 from tlcore.finetune.protocol import Protocol
-from tlcore.results.store import RunStore
+from tlcore.finetune.record import RunRecord
+from tlcore.runs.store import RunStore
+from tlcore.runs.transfer import TransferRun
+from tlcore.studies.best_practice import rank_of, recipe_label, recipes_run
 
 
 @pytest.mark.parametrize("n, similarity, expected", [

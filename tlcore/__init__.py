@@ -6,11 +6,13 @@ best-practice table as a recipe for your target).
 """
 from . import claims, data, finetune, models, results
 from .advisor import advise
-from .experiment import TransferRun, run, run_many, select_on_validation
-from .studies import transferability_study, tuned_transfer_grid
 from .finetune import Protocol, fit
-from .profiles import PROFILES, get_profile
+from .runs.selection import select_on_validation
+from .runs.transfer import TransferRun, run, run_many
 from .seeding import seed_everything
+from .studies.does_transfer_help import tuned_transfer_grid
+from .studies.profiles import PROFILES, get_profile
+from .studies.transferability_metrics import transferability_study
 
 __version__ = "0.1.0"
 __all__ = ["advise", "data", "models", "finetune", "claims", "results", "fit", "Protocol", "TransferRun", "run", "run_many",

@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import claims as claims_module, data, models
+    from . import claims as claims_module
+    from . import data, models
 
     if args.command == "datasets":
         _print(data.list_datasets())

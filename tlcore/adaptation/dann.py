@@ -3,13 +3,16 @@ Lempitsky, JMLR 2016) as a regulariser of the one training loop."""
 from __future__ import annotations
 
 import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..finetune.loop import RunRecord, StepContext, TransferRegularizer, fit
+from ..finetune.loop import fit
 from ..finetune.protocol import Protocol
+from ..finetune.record import RunRecord
+from ..finetune.regularizer import StepContext, TransferRegularizer
 from ..regularizers._data import TargetData, as_tensors
 
 

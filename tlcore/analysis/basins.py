@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from .features import ordered_batches
+from ..finetune.features import ordered_batches
 
 
 def _parameters(model: nn.Module) -> torch.Tensor:

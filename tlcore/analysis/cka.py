@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from .features import ordered_batches
+from ..finetune.features import ordered_batches
 
 
 def linear_cka(x, y) -> float:

@@ -1,9 +1,14 @@
-"""Linear probes on frozen features: what a source model's fixed features are worth, stage by stage and against
-fine-tuning the whole model.
+"""Linear probes on frozen features: what a source model's fixed features are worth, stage by stage, against
+fine-tuning the whole model, and as a measure of how similar a target is to the source.
 
 A probe is an L2-regularised logistic regression on standardised features. Its regularisation strength is chosen on
 the target's validation split from a small grid (the fine-tuned models it is compared with had their learning rate
 chosen on validation too), and the test split is scored once, at the chosen strength.
+
+The *probe gain* (:func:`probe_similarity`) is the accuracy of a linear classifier on the source model's frozen
+features minus that on the features of a randomly initialised twin, both trained on a few target images per class and
+scored on the target's validation split. It is positive when the source features carry what the target needs beyond
+what any random convolutional features carry.
 """
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from torch import nn
 
 from .. import data, models
-from .features import extract_features, extract_stage_features
+from ..finetune.features import extract_features, extract_stage_features
 
 PROBE_CS = (0.01, 0.1, 1.0)
 
@@ -51,7 +57,7 @@ def _arrays(split):
 
 
 def _splits(target: str, n_per_class: int, seed: int):
-    """The same train/val/test samples a :class:`~tlcore.experiment.TransferRun` with this seed uses."""
+    """The same train/val/test samples a :class:`~tlcore.runs.transfer.TransferRun` with this seed uses."""
     return (data.load(target, "train", n_per_class, seed=seed), data.load(target, "val", seed=seed),
             data.load(target, "test", seed=seed))
 
@@ -76,7 +82,7 @@ def frozen_feature_probes(arch: str, targets, sizes, seeds, *, cs=PROBE_CS) -> p
 
 def stage_probes(arch: str, targets, n_per_class: int, seeds, *, cs=PROBE_CS) -> pd.DataFrame:
     """A probe on each stage's pooled features of the pretrained ``arch`` (see
-    :func:`~tlcore.analysis.features.extract_stage_features`), per target x seed at ``n_per_class`` images per class.
+    :func:`~tlcore.finetune.features.extract_stage_features`), per target x seed at ``n_per_class`` images per class.
 
     One row each: target, n_per_class, seed, stage (0 = nearest the input), last (whether it is the last stage),
     c, val_accuracy, test_accuracy.
@@ -111,3 +117,52 @@ def finetune_vs_probe(grid: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
                          f"{unpaired.iloc[0][keys].to_dict()}")
     paired["gap"] = paired["finetune_accuracy"] - paired["probe_accuracy"]
     return paired.reset_index(drop=True)
+
+
+
+def linear_probe_accuracy(model: nn.Module, train, evaluation, *, c: float = 1.0) -> float:
+    """Accuracy on ``evaluation`` of an L2-regularised logistic regression fitted on ``model``'s features of
+    ``train`` (standardised with the training statistics)."""
+    train_x, train_y = extract_features(model, train)
+    eval_x, eval_y = extract_features(model, evaluation)
+    scaler = StandardScaler().fit(train_x.numpy())
+    classifier = LogisticRegression(C=c, max_iter=2000)
+    classifier.fit(scaler.transform(train_x.numpy()), train_y.numpy())
+    return float((classifier.predict(scaler.transform(eval_x.numpy())) == eval_y.numpy()).mean())
+
+
+def probe_similarity(arch: str, targets, *, n_per_class: int = 5, seeds=(0, 1, 2)) -> pd.DataFrame:
+    """One row per (target, seed): probe accuracy on pretrained and on random features, and their difference."""
+    source_model = models.create(arch, pretrained=True, progress=False).eval()
+    rows = []
+    for target in targets:
+        for seed in seeds:
+            train = data.load(target, "train", n_per_class, seed=seed)
+            val = data.load(target, "val", seed=seed)
+            random_model = models.create(arch, pretrained=False, seed=seed).eval()
+            pretrained = linear_probe_accuracy(source_model, train, val)
+            random = linear_probe_accuracy(random_model, train, val)
+            rows.append({"target": target, "seed": seed, "n_per_class": n_per_class, "probe_pretrained": pretrained,
+                         "probe_random": random, "similarity": pretrained - random})
+    return pd.DataFrame(rows)
+
+
+def similarity_order(frame: pd.DataFrame) -> list[str]:
+    """Targets from most to least similar by mean probe gain."""
+    return list(frame.groupby("target")["similarity"].mean().sort_values(ascending=False).index)
+
+
+def probe_frame(names, targets, *, n_per_class: int, seeds) -> pd.DataFrame:
+    """Linear-probe transfer (Kornblith et al.'s protocol): one row per (model, target, seed) with the test accuracy
+    of a logistic regression on each pretrained model's frozen features of ``n_per_class`` training images per
+    class (the seed's sample). No hyper-parameter is chosen, so the test split is read once per probe."""
+    rows = []
+    for name in names:
+        model = models.create(name, pretrained=True, progress=False).eval()
+        for target in targets:
+            for seed in seeds:
+                train = data.load(target, "train", n_per_class, seed=seed)
+                test = data.load(target, "test", seed=seed)
+                rows.append({"model": name, "target": target, "seed": seed, "n_per_class": n_per_class,
+                             "probe_accuracy": linear_probe_accuracy(model, train, test)})
+    return pd.DataFrame(rows)

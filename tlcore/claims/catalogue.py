@@ -5,7 +5,14 @@ al.'s review). A claim with a ``rule`` is tested by the named chapter; the other
 """
 from __future__ import annotations
 
-from . import hyperparameters as hp, metrics, neighbours, practice, regularizers, source_data, source_models, transfer, transferred, what_to_transfer
+from . import best_practice as practice
+from . import does_transfer_help as transfer
+from . import hyperparameters as hp
+from . import neighbouring_problems as neighbours
+from . import regularizers, source_data, what_to_transfer
+from . import transferability_metrics as metrics
+from . import what_is_transferred as transferred
+from . import which_source_model as source_models
 from .registry import Claim, register
 
 CH1 = "01_does_transfer_help"

@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..analysis.hyperparameters import (effective_learning_rate, grid_spread, optimum, rank_correlation,
-                                        score_diverged, seed_resamples)
+from ..analysis.grids import (effective_learning_rate, grid_spread, optimum, rank_correlation, score_diverged,
+
+    seed_resamples)
 from .registry import Verdict
 from .stats import bootstrap_ci, paired_difference, summarise
 
@@ -64,7 +65,7 @@ def _bootstrap_rho(grid, size, x: pd.DataFrame, column: str) -> tuple[float, flo
     """rho(x, log effective LR of the validation optimum) across targets at ``size``: the point value and a 95%
     interval over seed resamples, where each resample re-chooses every optimum and re-averages ``x[column]``.
 
-    Plain arrays inside the loop (the optimum of :func:`tlcore.analysis.hyperparameters.optimum`, ties to the first
+    Plain arrays inside the loop (the optimum of :func:`tlcore.analysis.grids.optimum`, ties to the first
     cell in sorted order): a thousand resamples must take a second, not minutes."""
     wide = grid[grid.n_per_class == size].pivot_table(
         index=["target", "protocol_lr", "protocol_momentum"], columns="seed", values="val_accuracy").sort_index()

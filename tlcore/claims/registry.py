@@ -10,7 +10,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ..results.store import has_table, load_table
+from ..results.tables import has_table, load_table
 
 VERDICTS = ("supported", "not supported", "mixed", "planned", "not run")
 

@@ -3,7 +3,7 @@
 Tables (written by the chapter):
 - ``regularizer_grid``: one run per row: target, n_per_class, regularizer ("none", "l2", "l2sp", "delta", "bss",
   "stochnorm", "l2sp_lower", "cotuning", "sample"), seed, test_accuracy; each set-up at its weight chosen on validation.
-- ``regularizer_similarity``: target, seed, similarity (probe gain, see tlcore.analysis.similarity).
+- ``regularizer_similarity``: target, seed, similarity (probe gain, see tlcore.analysis.probes).
 - ``regularizer_large``: as the grid, for a few set-ups at one large size on some targets (claim R8).
 - ``regularizer_sweep``: the validation sweep of the trade-off weights (shown, not used by a rule).
 """

@@ -1,6 +1,6 @@
 """Verdict rules of the chapter "Source data" (claims S1-S5).
 
-Tables (written by the chapter, see :func:`tlcore.studies.source_data_study`):
+Tables (written by the chapter, see :func:`tlcore.studies.source_data.source_data_study`):
 - ``source_runs``: one fine-tuning run per row: model, source, target, seed, finetune_accuracy, probe_accuracy.
 - ``source_roles``: claim, target, arm, model: which model plays which arm of each claim's comparison.
 - ``source_emd``: model, source, target, seed, emd_similarity.

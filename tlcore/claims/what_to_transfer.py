@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from ..experiment import select_on_validation
+from ..runs.selection import select_on_validation
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points, summarise
 

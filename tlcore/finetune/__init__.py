@@ -1,10 +1,13 @@
 """Fine-tuning: protocols as data, the one training loop, regularizers plugged in as loss terms."""
+from .augment import mixup, random_shift
+from .evaluation import evaluate, predict
 from .frozen import Frozen
-from .loop import RunRecord, StepContext, TransferRegularizer, evaluate, fit, predict, random_shift
-from .mixup import mixup
+from .loop import fit
 from .protocol import LINEAR_PROBE, Protocol, TrainingPlan, UnknownFieldError, parameter_groups, set_train_mode
 from .recipes import (bit_hyperrule, frozen_stages, full_finetuning, linear_probe, linear_probe_then_finetune,
-                      transfer_first_stages)
+    transfer_first_stages)
+from .record import RunRecord
+from .regularizer import StepContext, TransferRegularizer
 from .reinit import reinitialize_from_stage
 from .stages import Stage, StageOutputs, model_stages, stage_parameters
 

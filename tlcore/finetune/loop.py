@@ -7,94 +7,32 @@ that ``seed`` fixes, and a run resumed from its checkpoint ends with the same we
 """
 from __future__ import annotations
 
-import copy
 import contextlib
+import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ..analysis.features import default_device, ordered_batches
 from ..seeding import seed_everything
 from ..storage import config_hash
+from .augment import mixup, mixup_cross_entropy, random_shift
 from .batches import BatchStream
 from .checkpoint import (flatten_optimizer_state, load_checkpoint, save_checkpoint, strip_prefix,
-                         unflatten_optimizer_state, with_prefix)
-from .mixup import MixedBatch, mixup, mixup_cross_entropy
+    unflatten_optimizer_state, with_prefix)
+from .evaluation import evaluate
+from .features import default_device
 from .protocol import Protocol, TrainingPlan
+from .record import RunRecord
+from .regularizer import StepContext, TransferRegularizer
 from .reinit import reinitialize_from_stage
 from .schedules import lr_factor
-
-
-@dataclass
-class StepContext:
-    """What a regularizer may look at during one training step.
-
-    ``features`` (N, D) are the pre-logit features and ``logits`` (N, C) the classifier's outputs for ``inputs``
-    (after augmentation and MixUp); ``labels`` (N,) are the batch's labels (with MixUp, those of the unpermuted
-    samples; ``mixup`` holds lambda and the permutation). ``generator`` is the loop's seeded generator, for
-    regularizers that draw (DANN's target batches); ``total_steps`` is ``protocol.steps``.
-    """
-
-    model: nn.Module
-    inputs: torch.Tensor
-    labels: torch.Tensor
-    features: torch.Tensor
-    logits: torch.Tensor
-    step: int
-    generator: torch.Generator | None = None
-    total_steps: int = 0
-    mixup: MixedBatch | None = None
-
-
-class TransferRegularizer(nn.Module):
-    """A term added to the loss. Subclasses implement ``forward`` on plain tensors and ``penalty(ctx)`` to say
-    which tensors of the step they need; the loop adds ``weight * penalty(ctx)``.
-
-    ``attach(model)`` is called once before the first step (e.g. to hook the model's stages) and ``detach()`` after
-    the last. Parameters of the regularizer that require gradients and are not the model's (Co-Tuning's source head,
-    DANN's domain classifier) are trained in an extra optimizer group at the protocol's learning rate.
-    """
-
-    def penalty(self, ctx: StepContext) -> torch.Tensor:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def attach(self, model: nn.Module) -> None:
-        """Called by ``fit`` before training; the default does nothing."""
-
-    def detach(self) -> None:
-        """Called by ``fit`` after training (also after an error); the default does nothing."""
-
-
-@dataclass
-class RunRecord:
-    """A tidy record of one training run."""
-
-    config: dict
-    history: list[dict] = field(default_factory=list)
-    best_step: int = 0
-    val_accuracy: float = float("nan")
-    test_accuracy: float = float("nan")
-    test_loss: float = float("nan")
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RunRecord":
-        return cls(**data)
-
-    def history_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.history)
 
 
 @dataclass
@@ -364,49 +302,6 @@ def _resume(path, fingerprint, model, optimizer, schedule, batches, generator, r
     if "rng.cuda" in tensors and device.type == "cuda":
         torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     return step + 1, float(meta["seconds"])
-
-
-@torch.inference_mode()
-def evaluate(model: nn.Module, dataset: Dataset, *, device: torch.device | str | None = None,
-             batch_size: int = 512) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) of ``model`` on ``dataset``; the model's train/eval mode is restored."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    correct, loss_sum, count = 0, 0.0, 0
-    try:
-        for inputs, labels in ordered_batches(dataset, batch_size):
-            inputs, labels = inputs.to(device), labels.to(device)
-            logits = model(inputs)
-            loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
-            correct += int((logits.argmax(1) == labels).sum())
-            count += len(labels)
-    finally:
-        model.train(was_training)
-    return correct / count, loss_sum / count
-
-
-def predict(model: nn.Module, dataset: Dataset, *, device: torch.device | str | None = None,
-            batch_size: int = 512) -> np.ndarray:
-    """Predicted class per sample, shape (N,)."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.eval()
-    with torch.inference_mode():
-        predictions = [model(x.to(device)).argmax(1).cpu() for x, _ in ordered_batches(dataset, batch_size)]
-        return torch.cat(predictions).numpy()
-
-
-def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Translate each image by an integer offset in [-max_shift, max_shift]^2, filling with zeros."""
-    n, c, h, w = images.shape
-    offsets = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator).to(images.device)
-    padded = F.pad(images, (max_shift,) * 4)
-    rows = torch.arange(h, device=images.device)[None, :] + max_shift - offsets[:, :1]
-    cols = torch.arange(w, device=images.device)[None, :] + max_shift - offsets[:, 1:]
-    # One gather over the flattened padded image. (The earlier form, advanced indexing of a permuted view with
-    # broadcast index tensors, gives the same values but corrupts the heap on torch 2.14's CPU kernels.)
-    index = (rows[:, :, None] * (w + 2 * max_shift) + cols[:, None, :]).reshape(n, 1, h * w).expand(n, c, h * w)
-    return padded.flatten(2).gather(2, index).view(n, c, h, w)
 
 
 def _optimizer(groups: list[dict], protocol: Protocol) -> torch.optim.Optimizer:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from torch import nn
 from timm.models import group_parameters
+from torch import nn
 
 from .frozen import frozen_parameter_ids
 from .stages import Stage, check_stage_count, model_stages

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import torch
-from torch import nn
 from timm.models._manipulate import group_with_matcher
+from torch import nn
 
 # A name no timm matcher can match: its group is the group of unmatched names.
 _UNMATCHED_PROBE = "\0unmatched"

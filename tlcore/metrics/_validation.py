@@ -13,11 +13,45 @@ import torch
 # Softmax rows computed in float32 over ~1000 classes sum to 1 within ~1e-6; 1e-3 still rejects logits, scores and
 # per-class probabilities that were never normalised.
 PROBABILITY_SUM_ATOL = 1e-3
+# Largest entry magnitude (other than all-zero features) the metrics' linear algebra can work with. The metrics form
+# Gram matrices, variances and squared distances (second powers of the entries, summed over N or D terms) and LogME
+# squares their eigenvalues (fourth powers): with entries in [1e-50, 1e50] and up to 1e16 summed terms all of these
+# stay normal float64 numbers (2.2e-308 .. 1.8e308). Beyond, they overflow to inf (H-score and LogME then fail in
+# LAPACK, GBC returns NaN, TransRate's Cholesky fails) or sink into subnormals and zeros that carry no digits (H-score
+# silently drops every eigenvalue). Real features are many orders of magnitude inside this range.
+MAGNITUDE_RANGE = (1e-50, 1e50)
 
 
 def check_features(features: Any, name: str = "features") -> torch.Tensor:
-    """(N, D) real matrix with N, D >= 1 and only finite entries, as float64 on its own device."""
-    return _check_matrix(features, name)
+    """(N, D) real matrix with N, D >= 1 and only finite entries, as float64 on its own device.
+
+    Its largest absolute entry must lie in ``MAGNITUDE_RANGE`` (or be 0: all-zero features are left to each metric).
+    """
+    matrix = _check_matrix(features, name)
+    check_magnitude(matrix, name)
+    return matrix
+
+
+def check_magnitude(values: torch.Tensor, name: str = "features") -> None:
+    """Raise unless the largest absolute entry of the finite float tensor ``values`` is 0 or in ``MAGNITUDE_RANGE``.
+
+    One pass with no temporary: the largest magnitude is ``max(-min, max)``.
+    """
+    lowest, highest = (float(v) for v in torch.aminmax(values))
+    largest = max(-lowest, highest)
+    smallest_allowed, largest_allowed = MAGNITUDE_RANGE
+    if largest > largest_allowed:
+        raise ValueError(
+            f"{name} have entries of magnitude {largest:.3g}; above {largest_allowed:.0e} their squares and Gram "
+            f"matrices overflow float64, so the metric's linear algebra is meaningless. Rescale the {name} (e.g. "
+            f"standardise them) first"
+        )
+    if 0 < largest < smallest_allowed:
+        raise ValueError(
+            f"{name} have entries of magnitude at most {largest:.3g}; below {smallest_allowed:.0e} their squares and "
+            f"Gram matrices underflow float64, so the metric's linear algebra is meaningless. Rescale the {name} "
+            f"(e.g. standardise them) first"
+        )
 
 
 def check_labels(

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ..analysis.features import check_readable, extract_features
+from ..finetune.features import check_readable, extract_features
 from .gbc import gbc
 from .hscore import h_score
 from .leep import leep
@@ -64,7 +64,7 @@ def rank_models(
             it is.
         progress: show a progress bar over the models.
 
-    Features come from :func:`tlcore.analysis.features.extract_features`; a second pass extracts the source logits
+    Features come from :func:`tlcore.finetune.features.extract_features`; a second pass extracts the source logits
     when LEEP or NCE is requested. Higher scores are better for every metric; compare scores only within a metric.
     """
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)

@@ -7,8 +7,8 @@ so layer-wise learning rates and freezing work the same for these and for any ti
 """
 from __future__ import annotations
 
-from torch import nn
 from timm.models.resnet import BasicBlock, ResNet
+from torch import nn
 
 
 def small_resnet(

@@ -56,7 +56,7 @@ class ZooEntry:
     seed: int = 0
     # Added for chapter 7; left out of the recipe (so of the cache key) at these defaults. ``parent`` names a zoo
     # entry to start from (an intermediate fine-tuning step: parent -> this source); ``objective`` "simclr" ignores
-    # the labels (self-supervised, see tlcore.selfsup); ``class_weights`` (one per source class) draws the source
+    # the labels (self-supervised, see tlcore.models.selfsup); ``class_weights`` (one per source class) draws the source
     # training images with probability proportional to their class weight (DATL-style re-weighting).
     parent: str | None = None
     objective: str = "supervised"
@@ -265,8 +265,8 @@ def _simclr(entry: ZooEntry, model: nn.Module, train):
     """Self-supervised pretraining of ``model`` on ``train``'s images (labels unused); a record without accuracy."""
     import time
 
-    from ..finetune.loop import RunRecord
-    from ..selfsup import simclr_pretrain, uniform_loss
+    from ..finetune.record import RunRecord
+    from .selfsup import simclr_pretrain, uniform_loss
 
     start = time.perf_counter()
     losses = simclr_pretrain(model, train.images, steps=entry.protocol.steps, batch_size=entry.protocol.batch_size,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..finetune.loop import StepContext, TransferRegularizer
+from ..finetune.regularizer import StepContext, TransferRegularizer
 
 
 class BSS(TransferRegularizer):

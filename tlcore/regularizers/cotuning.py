@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..finetune.loop import StepContext, TransferRegularizer
+from ..finetune.regularizer import StepContext, TransferRegularizer
 from ._data import TargetData, as_tensors, batched
 
 # The regularisation grid of the paper's public relationship_learning.py.

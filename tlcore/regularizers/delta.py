@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..finetune.frozen import Frozen
-from ..finetune.loop import StepContext, TransferRegularizer
+from ..finetune.regularizer import StepContext, TransferRegularizer
 from ..finetune.stages import Stage, StageOutputs, model_stages, select_stages
 from ._data import TargetData, as_tensors, batched
 

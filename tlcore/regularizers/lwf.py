@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..finetune.frozen import Frozen
-from ..finetune.loop import StepContext, TransferRegularizer
+from ..finetune.regularizer import StepContext, TransferRegularizer
 
 
 class LwF(TransferRegularizer):

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..finetune.frozen import frozen_parameter_ids
-from ..finetune.loop import StepContext, TransferRegularizer
+from ..finetune.regularizer import StepContext, TransferRegularizer
 from ..finetune.stages import stage_parameters
 
 

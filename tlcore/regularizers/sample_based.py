@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..finetune.loop import StepContext, TransferRegularizer
+from ..finetune.regularizer import StepContext, TransferRegularizer
 
 
 class SampleBased(TransferRegularizer):

@@ -1,0 +1,66 @@
+"""The chapters execute, and their paired .py and .ipynb sources agree."""
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAIRED = sorted(ROOT.glob("notebooks/*.py")) + sorted(ROOT.glob("book/*.py"))
+
+
+@pytest.mark.parametrize("source", PAIRED, ids=lambda p: p.name)
+def test_paired_sources_are_in_sync(source):
+    text = jupytext.read(source)
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    strip = lambda nb: [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", []))) for c in nb.cells]
+    assert strip(text) == strip(notebook), f"run `jupytext --sync {source.relative_to(ROOT)}`"
+
+
+@pytest.mark.parametrize("source", [p for p in PAIRED if p.parent.name == "notebooks"], ids=lambda p: p.name)
+def test_chapters_have_a_parameters_cell_with_a_profile(source):
+    cells = jupytext.read(source).cells
+    parameters = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1 and 'profile = "embedded"' in parameters[0].source
+
+
+CHAPTERS = {
+    "01_does_transfer_help": ({"t1_verdict", "t7_verdict", "t8_verdict", "similarity_summary"}, "transfer_grid"),
+    "02_what_to_transfer": ({"t3_verdict", "t4_verdict", "h2_verdict", "p3_verdict"}, "reinit_tuning"),
+    "03_which_source_model": ({"t2_verdict", "t5_verdict", "t6_verdict", "s6_verdict"}, "source_model_probes"),
+    "04_transferability_metrics": ({"m1_verdict", "m2_verdict"}, "transferability_scores"),
+    "05_regularizers": ({f"r{i}_verdict" for i in range(1, 9)}, "regularizer_grid"),
+    "06_hyperparameters": ({"t9_verdict", "h1_verdict", "h3_verdict", "h4_verdict", "h5_verdict", "m3_verdict"},
+                           "hp_grid"),
+    "07_source_data": ({"s1_verdict", "s2_verdict", "s3_verdict", "s4_verdict", "s5_verdict"}, "source_runs"),
+    "08_what_is_transferred": ({"p1_verdict", "p2_verdict", "p4_verdict"}, "transferred_pairs"),
+    "09_neighbouring_problems": ({"a1_verdict", "a2_verdict", "a3_verdict", "a4_verdict"}, "continual_runs"),
+    "10_best_practice": ({"b1_verdict"}, "advice_leaderboard"),
+}
+
+
+def test_every_chapter_in_the_toc_is_tested_here():
+    toc = (ROOT / "_toc.yml").read_text()
+    assert {p.stem for p in ROOT.glob("notebooks/*.py") if p.stem in toc} == set(CHAPTERS)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_executes_at_its_smallest_parameters(chapter, tmp_path, tmp_results):
+    import papermill
+
+    output = tmp_path / f"{chapter}.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / f"{chapter}.ipynb"), str(output),
+                               parameters={"profile": "smoke"}, cwd=str(ROOT / "notebooks"), kernel_name="python3",
+                               progress_bar=False)
+    executed = nbformat.read(output, as_version=4)
+    glued = {o["metadata"]["scrapbook"]["name"] for c in executed.cells for o in c.get("outputs", [])
+             if "scrapbook" in o.get("metadata", {})}
+    expected_glue, table = CHAPTERS[chapter]
+    referenced = {m for c in executed.cells if c.cell_type == "markdown"
+                  for m in re.findall(r"\{glue(?::[a-z]+)?\}`([\w.-]+)", c.source)}
+    assert expected_glue <= glued
+    assert referenced <= glued, f"the text cites numbers no cell glued: {sorted(referenced - glued)}"
+    assert (tmp_results / "tables" / f"{table}.csv").exists()
+    images = sum("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
+    assert images >= 2

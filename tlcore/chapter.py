@@ -1,0 +1,67 @@
+"""Small helpers that chapters share: gluing numbers into the text, showing verdicts, reading published tables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .claims.registry import Verdict
+
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+BADGES = {"supported": "✔", "not supported": "✘", "mixed": "◐", "planned": "…", "not run": "—"}
+
+
+def glue(name: str, value, display: bool = False):
+    """``myst_nb.glue`` when building the book; a no-op elsewhere (e.g. running the .py script directly)."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # pragma: no cover - outside the book toolchain
+        return value
+    myst_glue(name, value, display=display)
+    return value
+
+
+def glue_verdict(verdict: Verdict) -> None:
+    """Glue ``<id>_verdict``, ``<id>_key`` and ``<id>_detail`` for the text, and show the verdict as a table row."""
+    prefix = verdict.claim.lower()
+    glue(f"{prefix}_verdict", f"{BADGES[verdict.verdict]} {verdict.verdict}")
+    glue(f"{prefix}_key", verdict.key_number)
+    glue(f"{prefix}_detail", verdict.detail)
+
+
+def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
+    """One row per verdict, for display under a chapter's results."""
+    return pd.DataFrame([{"claim": v.claim, "verdict": f"{BADGES[v.verdict]} {v.verdict}",
+                          "key number": v.key_number, "what it is": v.key_label, "numbers behind it": v.detail}
+                         for v in verdicts])
+
+
+def reference_table(name: str) -> tuple[pd.DataFrame, str]:
+    """A published table shipped with tlcore (copied from the project's shared reference folder): (frame, caption).
+
+    The caption is the file's first comment line: where the figures were published.
+    """
+    path = REFERENCE_DIR / f"{name}.csv"
+    if not path.exists():
+        known = sorted(p.stem for p in REFERENCE_DIR.glob("*.csv"))
+        raise FileNotFoundError(f"no published reference table {name!r}; known: {known}")
+    caption = path.read_text().splitlines()[0].lstrip("# ").strip()
+    return pd.read_csv(path, comment="#"), caption
+
+
+def start_chapter(profile: str, **parameters):
+    """A chapter's set-up: the :class:`~tlcore.studies.profiles.Profile` named ``profile`` with the chapter's parameters
+    cell applied (a parameter left None or empty keeps the profile's value; lists become tuples, as papermill
+    passes lists), and the book's plot style."""
+    from .studies.profiles import get_profile
+
+    set_style()
+    overrides = {name: (tuple(value) if value else None) if isinstance(value, (list, tuple)) else value
+                 for name, value in parameters.items()}
+    return get_profile(profile, **overrides)
+
+
+def set_style() -> None:
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")

@@ -1,0 +1,54 @@
+"""Verdict rule of chapter 10, "Best practice" (claim B1).
+
+Table (written by the chapter, see :func:`tlcore.studies.best_practice.evaluate_advice`):
+- ``advice_leaderboard``: one row per (target, n_per_class, recipe, seed): quadrant, test_accuracy, and ``advised``
+  (True for the advisor's recipe in that cell). Every recipe has >= 3 seeds.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .registry import Verdict
+from .stats import bootstrap_ci
+
+LEADERBOARD = "advice_leaderboard"
+NEAR_POINTS = 0.01  # "near the best": within one point of test accuracy
+
+
+def cell_standing(cell: pd.DataFrame) -> dict:
+    """Rank of the advised recipe in one cell, its gap to the best recipe (mean over seeds, with a bootstrap
+    interval over the seeds both share) and whether it is at or near the best."""
+    means = cell.groupby("recipe")["test_accuracy"].mean().sort_values(ascending=False)
+    advised = cell.loc[cell["advised"].astype(bool), "recipe"].unique()
+    if len(advised) != 1:
+        raise ValueError(f"a cell needs exactly one advised recipe, found {len(advised)}")
+    rank = int(list(means.index).index(advised[0])) + 1
+    best = means.index[0]
+    per_seed = cell.pivot_table(index="seed", columns="recipe", values="test_accuracy")
+    gaps = (per_seed[best] - per_seed[advised[0]]).dropna().to_numpy()
+    gap, low, high = bootstrap_ci(gaps)
+    near = gap <= NEAR_POINTS or rank <= math.ceil(len(means) / 4)
+    return {"rank": rank, "n_recipes": len(means), "gap": gap, "gap_low": low, "gap_high": high, "near_best": near}
+
+
+def rule_b1(tables) -> Verdict:
+    """In each (target, size) cell the advisor places in a quadrant, its recipe is "at or near the best" when its mean
+    test accuracy over seeds is within 1 point of the best recipe the book ran there, or it ranks in the top quarter
+    of those recipes (every recipe with >= 3 seeds counts). Supported when that holds in every cell; mixed when it
+    holds in at least half of the cells; not supported otherwise."""
+    board = tables(LEADERBOARD)
+    rows = []
+    for (target, n, where), cell in board.groupby(["target", "n_per_class", "quadrant"], sort=False):
+        rows.append({"target": target, "n_per_class": n, "quadrant": where, **cell_standing(cell)})
+    cells = pd.DataFrame(rows)
+    share = float(cells["near_best"].mean())
+    verdict = "supported" if share == 1 else ("mixed" if share >= 0.5 else "not supported")
+    detail = "; ".join(f"{r.quadrant} ({r.target}, {r.n_per_class}/class): rank {r.rank}/{r.n_recipes}, "
+                       f"{100 * r.gap:.1f} points below the best [{100 * r.gap_low:.1f}, {100 * r.gap_high:.1f}]"
+                       for r in cells.itertuples())
+    return Verdict("B1", verdict, round(share, 2), "share of cells where the advice is at or near the best",
+                   detail + ".", {"cells": cells.to_dict("records"),
+                                  "mean_gap_points": float(np.round(100 * cells["gap"].mean(), 2))})

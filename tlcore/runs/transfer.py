@@ -1,0 +1,189 @@
+"""A transfer run as data, computed once and stored: the unit every chapter's grid is made of."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import data, models
+from ..finetune.loop import fit
+from ..finetune.protocol import Protocol
+from ..finetune.record import RunRecord
+from ..regularizers.setups import DEFAULT_WEIGHTS, prepare
+from ..storage import atomic_path, computed_once, file_sha256, write_json_atomic
+from .store import RunStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TransferRun:
+    """Fine-tune ``arch`` on ``target`` with ``n_per_class`` training images per class.
+
+    ``pretrained=True`` starts from the zoo entry ``arch`` pretrained on the source corpus; ``False`` from a random
+    initialisation of the same architecture. ``seed`` fixes the training sample, the new classifier (and, from
+    scratch, every weight), batch order and augmentation. ``regularizer`` names a set-up of
+    :mod:`tlcore.regularizers.setups` with its ``regularizer_weight`` (None: the set-up's default).
+    """
+
+    target: str
+    n_per_class: int
+    pretrained: bool
+    arch: str = "glyph_resnet_narrow"
+    protocol: Protocol = field(default_factory=Protocol)
+    seed: int = 0
+    regularizer: str = "none"
+    regularizer_weight: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.regularizer not in DEFAULT_WEIGHTS:
+            raise ValueError(f"unknown regularizer set-up {self.regularizer!r}; choose one of {tuple(DEFAULT_WEIGHTS)}")
+        if self.regularizer_weight is None:
+            object.__setattr__(self, "regularizer_weight", DEFAULT_WEIGHTS[self.regularizer])
+
+    def config(self) -> dict:
+        config = asdict(self)
+        config["protocol"] = self.protocol.key_dict()  # new protocol fields, while off, keep old keys valid
+        if self.regularizer == "none":  # runs without a regulariser keep the keys they had before there were any
+            del config["regularizer"], config["regularizer_weight"]
+        if self.pretrained and self.arch in models.ZOO:
+            config["source_key"] = models.ZOO[self.arch].key()
+        return config
+
+    def key(self) -> str:
+        return RunStore.key(self.config())
+
+    def summary(self) -> dict:
+        """The flat columns this run contributes to a tidy table."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "protocol"}
+        flat["init"] = "pretrained" if self.pretrained else "scratch"
+        flat.update({f"protocol_{k}": v for k, v in self.protocol.to_dict().items()})
+        return flat
+
+
+def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = False) -> RunRecord:
+    """The record of ``spec``: read from the store if this exact run was done before, else trained and stored."""
+    store = store or RunStore()
+    key = spec.key()
+
+    def train_and_store() -> RunRecord:
+        try:
+            _, record = _train(spec, progress)
+        except FloatingPointError as error:
+            # A learning rate too high for this start is a result of a sweep, not a crash of the chapter: the run is
+            # stored as diverged (no accuracy), so validation-based selection passes over it.
+            record = _diverged(spec, error)
+        store.put(key, record)
+        return record
+
+    return computed_once(store.path(key), lambda: store.get(key), train_and_store)
+
+
+def _build(spec: TransferRun, train, progress: bool):
+    """The model ``spec`` starts from and the regularisers it trains with."""
+    model = models.create(spec.arch, pretrained=spec.pretrained, num_classes=train.num_classes, seed=spec.seed,
+                          progress=progress)
+    return prepare(spec.regularizer, spec.regularizer_weight, model, train, spec.arch)
+
+
+def _train(spec: TransferRun, progress: bool) -> tuple[nn.Module, RunRecord]:
+    train = data.load(spec.target, "train", spec.n_per_class, seed=spec.seed)
+    val = data.load(spec.target, "val", seed=spec.seed)
+    test = data.load(spec.target, "test", seed=spec.seed)
+    model, regularizers = _build(spec, train, progress)
+    record = fit(model, train, val, test, protocol=spec.protocol, regularizers=regularizers, seed=spec.seed,
+                 progress=progress, config=spec.config())
+    return model, record
+
+
+def _diverged(spec: TransferRun, error: FloatingPointError) -> RunRecord:
+    return RunRecord(config={**spec.config(), "diverged": str(error)})
+
+
+def weights_dir(store: RunStore) -> Path:
+    """Where :func:`train_model` keeps fine-tuned weights: a ``weights`` folder beside the store's ``runs``."""
+    return store.root.parent / "weights"
+
+
+def train_model(spec: TransferRun, *, store: RunStore | None = None, progress: bool = False
+                ) -> tuple[nn.Module, RunRecord]:
+    """The fine-tuned model of ``spec`` (eval mode, on the CPU) and its record.
+
+    The run store keeps records, not weights; this keeps the selected weights too, as ``<run key>.safetensors``
+    with a JSON sidecar (its sha256 and the record) in :func:`weights_dir`. A cached file is used only if its hash
+    matches; otherwise the run is trained again, with the same seed and so the same weights, and the files are
+    replaced atomically (the sidecar, written last, marks them complete). The record also goes to the run store if
+    that does not have it yet, so :func:`run` finds it. A diverged run raises ``FloatingPointError``.
+    """
+    store = store or RunStore()
+    key = spec.key()
+    folder = weights_dir(store) / key[:2]
+    weights, sidecar = folder / f"{key}.safetensors", folder / f"{key}.json"
+    cached = _read_weights(weights, sidecar)
+    if cached is None:
+        with store.lock(key):
+            cached = _read_weights(weights, sidecar)  # written while this process waited for the lock
+            if cached is None:
+                return _train_and_keep(spec, store, key, weights, sidecar, progress)
+    state, record = cached
+    train = data.load(spec.target, "train", spec.n_per_class, seed=spec.seed)
+    model, _ = _build(spec, train, progress)
+    model.load_state_dict(state)
+    return model.cpu().eval(), record
+
+
+def _train_and_keep(spec: TransferRun, store: RunStore, key: str, weights: Path, sidecar: Path, progress: bool
+                    ) -> tuple[nn.Module, RunRecord]:
+    try:
+        model, record = _train(spec, progress)
+    except FloatingPointError as error:
+        if store.get(key) is None:
+            store.put(key, _diverged(spec, error))
+        raise
+    model = model.cpu().eval()
+    with atomic_path(weights) as tmp:
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    write_json_atomic(sidecar, {"key": key, "sha256": file_sha256(weights), "record": record.to_dict()})
+    if store.get(key) is None:
+        store.put(key, record)
+    return model, record
+
+
+def _read_weights(weights: Path, sidecar: Path) -> tuple[dict, RunRecord] | None:
+    """(state dict, record) from a complete, uncorrupted cache entry, else None (and a warning if damaged)."""
+    if not (weights.exists() and sidecar.exists()):
+        return None
+    try:
+        info = json.loads(sidecar.read_text())
+        if file_sha256(weights) != info["sha256"]:
+            log.warning("fine-tuned weights %s do not match their recorded hash; training again", weights)
+            return None
+        return load_file(str(weights)), RunRecord.from_dict(info["record"])
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        log.warning("fine-tuned weights %s have an unreadable sidecar (%s); training again", weights, error)
+        return None
+
+
+def run_many(specs: Iterable[TransferRun], *, store: RunStore | None = None, progress: bool = True,
+             curves: bool = False) -> pd.DataFrame:
+    """Run (or fetch) every spec; one tidy row per run, or with ``curves=True`` one row per validation point."""
+    specs = list(specs)
+    rows = []
+    for spec in tqdm(specs, disable=not progress, desc="runs", mininterval=2.0):
+        record = run(spec, store=store)
+        if curves:
+            rows.extend({**spec.summary(), **point} for point in record.history)
+        else:
+            rows.append({**spec.summary(), "val_accuracy": record.val_accuracy,
+                         "test_accuracy": record.test_accuracy, "best_step": record.best_step,
+                         "seconds": record.seconds})
+    return pd.DataFrame(rows)
+
+

@@ -1,0 +1,37 @@
+"""What several chapters share: the chapter-wide protocol, the learning rates tuned on validation, the ranking runs."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..finetune.protocol import Protocol
+from ..runs.selection import select_on_validation
+from ..runs.transfer import TransferRun, run_many
+
+
+def protocol_for(profile, lr: float) -> Protocol:
+    """The chapter-wide fine-tuning protocol of ``profile`` at learning rate ``lr``."""
+    return Protocol(lr=lr, steps=profile.steps, batch_size=profile.batch_size, eval_every=profile.eval_every)
+
+
+def tuned_learning_rates(profile, *, progress: bool = True) -> pd.DataFrame:
+    """The learning rate of each (target, init) chosen on validation accuracy, from ``profile.lr_grid[init]``, at
+    ``profile.tuning_size`` images per class with the first seed. Returns the tidy frame of the choice (columns
+    target, init, protocol_lr, best_val_accuracy); the tuning runs are stored, so every chapter shares them."""
+    inits = {"pretrained": True, "scratch": False}
+    tuning_specs = [
+        TransferRun(target, profile.tuning_size, inits[init], profile.arch, protocol_for(profile, lr), profile.seeds[0])
+        for target in profile.targets for init, lrs in profile.lr_grid.items() for lr in lrs
+    ]
+    return select_on_validation(run_many(tuning_specs, progress=progress), by=["target", "init"], param="protocol_lr")
+
+
+def _lr_lookup(chosen: pd.DataFrame) -> dict[tuple[str, str], float]:
+    return {(row.target, row.init): row.protocol_lr for row in chosen.itertuples()}
+
+
+def ranking_runs(profile, names) -> list[TransferRun]:
+    """Fine-tune each pretrained zoo model of ``names`` on every target at ``profile.ranking_size`` images per class,
+    one protocol for all (``profile.ranking_lr``, ``profile.ranking_steps``), every seed."""
+    protocol = protocol_for(profile, profile.ranking_lr).with_(steps=profile.ranking_steps)
+    return [TransferRun(target, profile.ranking_size, True, name, protocol, seed)
+            for target in profile.targets for name in names for seed in profile.seeds]

@@ -1,0 +1,28 @@
+"""Chapter 4, transferability metrics: score the candidates before fine-tuning, then fine-tune them (M1, M2)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import data, models
+from ..runs.transfer import run_many
+from .common import ranking_runs
+
+
+def transferability_study(profile, *, metrics=None, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Score every candidate source model on every target before fine-tuning, then fine-tune each on each.
+
+    Scores use the target's training split at ``profile.ranking_size`` images per class (first seed). Each candidate
+    is then fine-tuned from its pretrained weights with one protocol for all (``profile.ranking_lr``,
+    ``profile.ranking_steps``), for every seed.
+    Returns ``scores`` (target, model, metric, score) and ``accuracy`` (one row per fine-tuning run).
+    """
+    from ..metrics import DEFAULT_METRICS, rank_models
+
+    candidates = {name: models.create(name, pretrained=True, progress=False).eval() for name in profile.candidates}
+    frames = []
+    for target in profile.targets:
+        train = data.load(target, "train", profile.ranking_size, seed=profile.seeds[0])
+        scores = rank_models(candidates, train, metrics=metrics or DEFAULT_METRICS, progress=False)
+        frames.append(scores.assign(target=target))
+    accuracy = run_many(ranking_runs(profile, profile.candidates), progress=progress).rename(columns={"arch": "model"})
+    return {"scores": pd.concat(frames, ignore_index=True), "accuracy": accuracy}
