@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import data, models
-from .analysis.probes import linear_probe_accuracy
+from . import data
+from .analysis.probes import probe_similarity
 from .finetune.protocol import Protocol
 from .runs.transfer import TransferRun
 
@@ -155,15 +155,10 @@ def quadrant(n_per_class: float, similarity: float, *, small_below: float = SMAL
 
 
 def measure_similarity(model: str, target: str, *, n_per_class: int = 5, seeds=(0, 1, 2)) -> float:
-    """Mean probe gain of zoo/timm model ``model`` on ``target`` (see :mod:`tlcore.analysis.probes`)."""
-    source = models.create(model, pretrained=True, progress=False).eval()
-    gains = []
-    for seed in seeds:
-        train = data.load(target, "train", n_per_class, seed=seed)
-        val = data.load(target, "val", seed=seed)
-        twin = models.create(model, pretrained=False, seed=seed).eval()
-        gains.append(linear_probe_accuracy(source, train, val) - linear_probe_accuracy(twin, train, val))
-    return float(np.mean(gains))
+    """Mean probe gain of zoo/timm model ``model`` on ``target`` over ``seeds`` (see
+    :func:`tlcore.analysis.probes.probe_similarity`)."""
+    gains = probe_similarity(model, [target], n_per_class=n_per_class, seeds=seeds)["similarity"]
+    return float(np.mean(gains.to_numpy()))
 
 
 def advise(model: str, target: str, *, n_per_class: int | None = None, probe_per_class: int = 5, seeds=(0, 1, 2),

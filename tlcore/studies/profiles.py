@@ -25,7 +25,6 @@ class Profile:
     ranking_steps: int = 150
     regularizer_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
     regularizer_sizes: tuple[int, ...] = (5, 20)
-    regularizers: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm")
     # (target, images per class) cells where chapter 10 runs the advisor's recipe and ranks it among the book's runs
     advice_cells: tuple[tuple[str, int], ...] = (("glyphs_near", 5), ("glyphs_near", 100), ("textures_far", 5),
                                                  ("textures_far", 100))
