@@ -10,7 +10,6 @@ from factories import data as random_images
 from factories import tiny
 
 from tlcore.analysis.basins import (barrier, error_overlap, interpolate, interpolation_curve, parameter_distance,
-
     recompute_batchnorm)
 from tlcore.analysis.cka import linear_cka, stage_activations, stagewise_cka
 from tlcore.analysis.difficulty import knn_disagreement

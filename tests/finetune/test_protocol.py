@@ -7,11 +7,9 @@ import torch
 from factories import data, tiny
 
 from tlcore.finetune import (Protocol, StepContext, TrainingPlan, TransferRegularizer, UnknownFieldError,
-
     bit_hyperrule, fit, frozen_stages, linear_probe_then_finetune, model_stages, parameter_groups,
-
     reinitialize_from_stage, transfer_first_stages)
-from tlcore.finetune import augment as mixup
+from tlcore.finetune import mixup
 from tlcore.finetune.augment import mixup_cross_entropy, sample_beta
 from tlcore.finetune.schedules import lr_factor
 
