@@ -1,29 +1,35 @@
 """Unsupervised domain adaptation as a run: labelled images of one domain, unlabelled images of a shifted domain
-with the same classes, scored on the shifted domain's test split (whose labels training never sees)."""
+with the same classes, scored on the shifted domain's test split (whose labels training never sees).
+
+Computed and stored by :func:`~tlcore.runs.spec.run` like every run kind; like them, a run whose loss diverges is a
+result, not a crash: it is stored with ``diverged`` (the error) and NaN accuracies (before the shared run abstraction,
+a diverging adaptation run raised ``FloatingPointError`` and stored nothing)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-
-import pandas as pd
 
 from .. import data, models
 from ..adaptation.dann import DANN
 from ..finetune.evaluation import evaluate
 from ..finetune.loop import fit
 from ..finetune.protocol import Protocol
-from .store import stored_outcome
+from .spec import RunSpec
 
 METHODS = ("source_only", "dann")
 
 
 @dataclass(frozen=True)
-class AdaptationRun:
+class AdaptationRun(RunSpec):
     """Train on ``n_per_class`` labelled images per class of domain ``labelled`` with ``method``: ``source_only``
     (plain training) or ``dann`` (plus the domain-adversarial term on ``unlabelled_per_class`` unlabelled images per
     class of domain ``shifted``, weight ``weight``, domain classifier width ``hidden``).
 
     Model selection never looks at the shifted domain's labels: checkpoints are chosen by ``protocol.select`` on the
     *labelled* domain's validation split (``select="last"`` takes the final weights).
+
+    Its outcome (:func:`~tlcore.runs.spec.run`, kept in the outcome store): ``target_accuracy`` (shifted domain's
+    test split), ``source_accuracy`` (labelled domain's test split), ``val_accuracy`` (labelled domain's validation
+    split) and ``seconds``; a run whose loss diverged has ``diverged`` (the error) and NaN accuracies.
     """
 
     labelled: str
@@ -54,11 +60,12 @@ class AdaptationRun:
         return {k: v for k, v in asdict(self).items() if k != "protocol"} | {"protocol_lr": self.protocol.lr,
                                                                            "protocol_steps": self.protocol.steps}
 
+    def compute(self, progress: bool = False) -> dict:
+        return _train(self)
 
-def run_adaptation(spec: AdaptationRun) -> dict:
-    """Train ``spec`` (or read it from the outcome store): ``target_accuracy`` (shifted domain's test split),
-    ``source_accuracy`` (labelled domain's test split), ``val_accuracy`` (labelled domain's validation split)."""
-    return stored_outcome(spec.config(), lambda: _train(spec))
+    def diverged(self, error: FloatingPointError) -> dict:
+        nan = float("nan")
+        return {"diverged": str(error), "val_accuracy": nan, "target_accuracy": nan, "source_accuracy": nan}
 
 
 def _train(spec: AdaptationRun) -> dict:
@@ -81,7 +88,3 @@ def _train(spec: AdaptationRun) -> dict:
     source_accuracy, _ = evaluate(model, labelled_test)
     return {"val_accuracy": record.val_accuracy, "target_accuracy": target_accuracy,
             "source_accuracy": source_accuracy, "seconds": record.seconds}
-
-
-def run_adaptation_many(specs) -> pd.DataFrame:
-    return pd.DataFrame([{**spec.summary(), **run_adaptation(spec)} for spec in specs])

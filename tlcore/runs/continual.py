@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field, replace
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -20,7 +21,8 @@ from ..finetune.loop import fit
 from ..finetune.protocol import Protocol
 from ..regularizers.lwf import LwF
 from ..regularizers.setups import prepare
-from .store import stored_outcome
+from .spec import RunSpec, run
+from .store import RunStore
 
 METHODS = ("finetune", "lwf", "l2sp", "progressive", "frozen")
 DEFAULT_WEIGHTS = {"finetune": 0.0, "lwf": 1.0, "l2sp": 0.01, "progressive": 0.0, "frozen": 0.0}
@@ -44,7 +46,7 @@ def source_test_split(arch: str):
 
 
 @dataclass(frozen=True)
-class ContinualRun:
+class ContinualRun(RunSpec):
     """Learn ``target`` (``n_per_class`` images per class) from the pretrained zoo model ``arch`` with ``method``:
 
     - ``finetune``: every weight, new classifier (plain fine-tuning);
@@ -54,6 +56,11 @@ class ContinualRun:
     - ``frozen``: the backbone frozen, only a new classifier learns (a linear probe through the training loop).
 
     ``weight=None`` takes the method's default (LwF 1, as in its paper; L2-SP 0.01, as in chapter 5).
+
+    Its outcome (:func:`~tlcore.runs.spec.run`, kept in the outcome store): target val/test accuracy and the
+    source-task test accuracy before (``source_accuracy_before``) and after (``source_accuracy``) learning the target;
+    LwF also reports ``source_accuracy_original_head`` (its features under the untouched source classifier). A run
+    whose loss diverged has ``diverged`` (the error) and NaN accuracies (the accuracy before is still measured).
     """
 
     target: str
@@ -83,13 +90,26 @@ class ContinualRun:
                 "seed": self.seed, "weight": self.weight, "protocol_lr": self.protocol.lr,
                 "protocol_steps": self.protocol.steps}
 
+    def compute(self, progress: bool = False) -> dict:
+        return _train(self)
 
-def run_continual(spec: ContinualRun) -> dict:
-    """Train ``spec`` (or read it from the outcome store). Returns target val/test accuracy and the source-task test
-    accuracy before (``source_accuracy_before``) and after (``source_accuracy``) learning the target; LwF also
-    reports ``source_accuracy_original_head`` (its features under the untouched source classifier). A run whose
-    loss diverged returns ``diverged`` (the error) and NaN accuracies."""
-    return stored_outcome(spec.config(), lambda: _train(spec))
+    def diverged(self, error: FloatingPointError) -> dict:
+        nan = float("nan")
+        return {"diverged": str(error), "val_accuracy": nan, "test_accuracy": nan,
+                "source_accuracy_before": _source_accuracy(self.arch), "source_accuracy": nan}
+
+    @classmethod
+    def tidy(cls, frame: pd.DataFrame) -> pd.DataFrame:
+        """``forgetting`` = source accuracy before - after learning the target."""
+        frame["forgetting"] = frame["source_accuracy_before"] - frame["source_accuracy"]
+        return frame
+
+
+def _source_accuracy(arch: str) -> float:
+    """The pretrained source model's accuracy on its own test split (before it learns anything)."""
+    source, _ = models.load_source_model(arch, progress=False)
+    accuracy, _ = evaluate(source, source_test_split(arch))
+    return accuracy
 
 
 def _train(spec: ContinualRun) -> dict:
@@ -114,14 +134,8 @@ def _train(spec: ContinualRun) -> dict:
             regularizers = [(spec.weight, LwF(source))]
         else:
             protocol = protocol.with_(train_backbone=False)
-    try:
-        record = fit(model, train, val, test, protocol=protocol, regularizers=regularizers, seed=spec.seed,
-                     progress=False, config=spec.config())
-    except FloatingPointError as error:
-        # As in tlcore.runs.transfer.run: a learning rate too high is a result (stored, no accuracy), not a crash.
-        nan = float("nan")
-        return {"diverged": str(error), "val_accuracy": nan, "test_accuracy": nan, "source_accuracy_before": before,
-                "source_accuracy": nan}
+    record = fit(model, train, val, test, protocol=protocol, regularizers=regularizers, seed=spec.seed,
+                 progress=False, config=spec.config())
     outcome = {"val_accuracy": record.val_accuracy, "test_accuracy": record.test_accuracy,
                "source_accuracy_before": before, "seconds": record.seconds}
     if spec.method == "progressive":
@@ -134,20 +148,11 @@ def _train(spec: ContinualRun) -> dict:
     return outcome
 
 
-def first_stable(spec: ContinualRun, learning_rates) -> ContinualRun:
-    """``spec`` at the first of ``learning_rates`` whose training does not diverge (the last one if all do)."""
+def first_stable(spec: ContinualRun, learning_rates, *, store: RunStore | None = None) -> ContinualRun:
+    """``spec`` at the first of ``learning_rates`` whose training does not diverge (the last one if all do); each
+    candidate is :func:`~tlcore.runs.spec.run` (so stored) in ``store``."""
     for lr in learning_rates:
         candidate = replace(spec, protocol=spec.protocol.with_(lr=lr))
-        if "diverged" not in run_continual(candidate):
+        if "diverged" not in run(candidate, store=store):
             return candidate
     return candidate
-
-
-def run_continual_many(specs) -> "pd.DataFrame":
-    """One tidy row per spec: its summary, its outcome and ``forgetting`` = source accuracy before - after."""
-    import pandas as pd
-
-    rows = [{**spec.summary(), **run_continual(spec)} for spec in specs]
-    frame = pd.DataFrame(rows)
-    frame["forgetting"] = frame["source_accuracy_before"] - frame["source_accuracy"]
-    return frame

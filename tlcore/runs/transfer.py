@@ -5,26 +5,24 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable
 
-import pandas as pd
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import data, models
 from ..finetune.loop import fit
 from ..finetune.protocol import Protocol
 from ..finetune.record import RunRecord
 from ..regularizers.setups import DEFAULT_WEIGHTS, prepare
-from ..storage import atomic_path, computed_once, file_sha256, write_json_atomic
+from ..storage import atomic_path, file_sha256, write_json_atomic
+from .spec import RunSpec, run, run_many  # noqa: F401  (run and run_many serve every kind; kept importable here)
 from .store import RunStore
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TransferRun:
+class TransferRun(RunSpec):
     """Fine-tune ``arch`` on ``target`` with ``n_per_class`` training images per class.
 
     ``pretrained=True`` starts from the zoo entry ``arch`` pretrained on the source corpus; ``False`` from a random
@@ -57,9 +55,6 @@ class TransferRun:
             config["source_key"] = models.ZOO[self.arch].key()
         return config
 
-    def key(self) -> str:
-        return RunStore.key(self.config())
-
     def summary(self) -> dict:
         """The flat columns this run contributes to a tidy table."""
         flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "protocol"}
@@ -67,23 +62,21 @@ class TransferRun:
         flat.update({f"protocol_{k}": v for k, v in self.protocol.to_dict().items()})
         return flat
 
+    def compute(self, progress: bool = False) -> RunRecord:
+        return _train(self, progress)[1]
 
-def run(spec: TransferRun, *, store: RunStore | None = None, progress: bool = False) -> RunRecord:
-    """The record of ``spec``: read from the store if this exact run was done before, else trained and stored."""
-    store = store or RunStore()
-    key = spec.key()
+    def diverged(self, error: FloatingPointError) -> RunRecord:
+        return RunRecord(config={**self.config(), "diverged": str(error)})
 
-    def train_and_store() -> RunRecord:
-        try:
-            _, record = _train(spec, progress)
-        except FloatingPointError as error:
-            # A learning rate too high for this start is a result of a sweep, not a crash of the chapter: the run is
-            # stored as diverged (no accuracy), so validation-based selection passes over it.
-            record = _diverged(spec, error)
-        store.put(key, record)
-        return record
+    def store(self, runs: RunStore) -> RunStore:
+        return runs  # transfer runs are run records
 
-    return computed_once(store.path(key), lambda: store.get(key), train_and_store)
+    def rows(self, record: RunRecord, *, curves: bool = False) -> list[dict]:
+        """One row (summary, accuracies, selected step, seconds), or with ``curves`` one per validation point."""
+        if curves:
+            return [{**self.summary(), **point} for point in record.history]
+        return [{**self.summary(), "val_accuracy": record.val_accuracy, "test_accuracy": record.test_accuracy,
+                 "best_step": record.best_step, "seconds": record.seconds}]
 
 
 def _build(spec: TransferRun, train, progress: bool):
@@ -103,10 +96,6 @@ def _train(spec: TransferRun, progress: bool) -> tuple[nn.Module, RunRecord]:
     return model, record
 
 
-def _diverged(spec: TransferRun, error: FloatingPointError) -> RunRecord:
-    return RunRecord(config={**spec.config(), "diverged": str(error)})
-
-
 def weights_dir(store: RunStore) -> Path:
     """Where :func:`train_model` keeps fine-tuned weights: a ``weights`` folder beside the store's ``runs``."""
     return store.root.parent / "weights"
@@ -120,7 +109,8 @@ def train_model(spec: TransferRun, *, store: RunStore | None = None, progress: b
     with a JSON sidecar (its sha256 and the record) in :func:`weights_dir`. A cached file is used only if its hash
     matches; otherwise the run is trained again, with the same seed and so the same weights, and the files are
     replaced atomically (the sidecar, written last, marks them complete). The record also goes to the run store if
-    that does not have it yet, so :func:`run` finds it. A diverged run raises ``FloatingPointError``.
+    that does not have it yet, so :func:`run` finds it. A diverged run raises ``FloatingPointError`` (after storing
+    the same diverged record :func:`run` stores).
     """
     store = store or RunStore()
     key = spec.key()
@@ -145,7 +135,7 @@ def _train_and_keep(spec: TransferRun, store: RunStore, key: str, weights: Path,
         model, record = _train(spec, progress)
     except FloatingPointError as error:
         if store.get(key) is None:
-            store.put(key, _diverged(spec, error))
+            store.put(key, spec.diverged(error))
         raise
     model = model.cpu().eval()
     with atomic_path(weights) as tmp:
@@ -169,21 +159,3 @@ def _read_weights(weights: Path, sidecar: Path) -> tuple[dict, RunRecord] | None
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         log.warning("fine-tuned weights %s have an unreadable sidecar (%s); training again", weights, error)
         return None
-
-
-def run_many(specs: Iterable[TransferRun], *, store: RunStore | None = None, progress: bool = True,
-             curves: bool = False) -> pd.DataFrame:
-    """Run (or fetch) every spec; one tidy row per run, or with ``curves=True`` one row per validation point."""
-    specs = list(specs)
-    rows = []
-    for spec in tqdm(specs, disable=not progress, desc="runs", mininterval=2.0):
-        record = run(spec, store=store)
-        if curves:
-            rows.extend({**spec.summary(), **point} for point in record.history)
-        else:
-            rows.append({**spec.summary(), "val_accuracy": record.val_accuracy,
-                         "test_accuracy": record.test_accuracy, "best_step": record.best_step,
-                         "seconds": record.seconds})
-    return pd.DataFrame(rows)
-
-
