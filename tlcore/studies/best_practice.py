@@ -12,6 +12,9 @@ from ..runs.store import RunStore
 from ..runs.transfer import TransferRun, run_many
 from .common import protocol_for
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"advice": "advice", "leaderboard": "advice_leaderboard"}
+
 
 def recipes_run(target: str, n_per_class: int, *, arch: str, store: RunStore | None = None,
                 min_seeds: int = 3) -> pd.DataFrame:
@@ -23,26 +26,16 @@ def recipes_run(target: str, n_per_class: int, *, arch: str, store: RunStore | N
     """
     store = store or RunStore()
     rows = []
-    for path in sorted(store.root.glob("*/*.json")) if store.root.exists() else []:
-        record = json.loads(path.read_text())
-        config = dict(record["config"])
-        diverged = config.pop("diverged", None)
-        try:  # the record holds the full protocol; its key was hashed from the protocol's key form
-            config["protocol"] = Protocol.from_dict(config["protocol"]).key_dict()
-        except (KeyError, TypeError, ValueError):
-            continue
-        if RunStore.key(config) != path.stem:
-            continue
-        if (config.get("target"), config.get("n_per_class"), config.get("arch")) != (target, n_per_class, arch):
-            continue
+    for _, config, record in store.records(target=target, n_per_class=n_per_class, arch=arch):
+        diverged = record.config.get("diverged")
         recipe = {k: v for k, v in config.items() if k not in ("seed", "target", "n_per_class", "arch")}
         protocol = recipe.get("protocol", {})
         rows.append({"recipe": json.dumps(recipe, sort_keys=True), "label": recipe_label(recipe),
                      "init": "pretrained" if config.get("pretrained") else "scratch",
                      "regularizer": config.get("regularizer", "none"), "lr": protocol.get("lr"),
                      "steps": protocol.get("steps"), "seed": config.get("seed"),
-                     "val_accuracy": 0.0 if diverged else record["val_accuracy"],
-                     "test_accuracy": 0.0 if diverged else record["test_accuracy"]})
+                     "val_accuracy": 0.0 if diverged else record.val_accuracy,
+                     "test_accuracy": 0.0 if diverged else record.test_accuracy})
     frame = pd.DataFrame(rows, columns=["recipe", "label", "init", "regularizer", "lr", "steps", "seed", "val_accuracy",
                                         "test_accuracy"])
     seeds = frame.groupby("recipe")["seed"].transform("nunique")

@@ -7,6 +7,9 @@ from .. import data, models
 from ..runs.transfer import TransferRun, run_many
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"adaptation": "adaptation_runs", "continual": "continual_runs", "few_shot": "few_shot_runs"}
+
 
 def domain_adaptation_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Source-only training vs DANN: the pretrained source model learns the labelled domain of
@@ -14,7 +17,7 @@ def domain_adaptation_study(profile, *, progress: bool = True) -> dict[str, pd.D
     at the labelled domain's tuned pretrained learning rate; DANN also sees ``profile.adaptation_unlabelled``
     unlabelled images per class of the shifted domain. Both keep their final weights (``select="last"``), so no
     label of the shifted domain is used; accuracy is read on the shifted domain's test split, for every seed."""
-    from ..runs.adaptation import AdaptationRun, run_adaptation_many
+    from ..runs.adaptation import AdaptationRun
 
     labelled, shifted = profile.adaptation_pair
     lr = _lr_lookup(tuned_learning_rates(profile, progress=progress))[labelled, "pretrained"]
@@ -22,7 +25,7 @@ def domain_adaptation_study(profile, *, progress: bool = True) -> dict[str, pd.D
     specs = [AdaptationRun(labelled, shifted, profile.adaptation_size, method, profile.adaptation_unlabelled,
                            profile.arch, True, protocol, seed)
              for method in ("source_only", "dann") for seed in profile.seeds]
-    return {"runs": run_adaptation_many(specs)}
+    return {"runs": run_many(specs, progress=progress)}
 
 
 def continual_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
@@ -31,7 +34,7 @@ def continual_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
     source task before and after. Fine-tuning, LwF, L2-SP and the frozen probe use the target's tuned pretrained
     learning rate. The progressive network's new column starts from scratch: it uses the tuned scratch rate, lowered
     along the profile's learning-rate grid (scratch and pretrained values, descending) while its training diverges."""
-    from ..runs.continual import ContinualRun, first_stable, run_continual_many
+    from ..runs.continual import ContinualRun, first_stable
 
     lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
     target = profile.continual_target
@@ -44,7 +47,7 @@ def continual_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
             spec = ContinualRun(target, profile.continual_size, method, profile.arch,
                                 protocol_for(profile, lr).with_(steps=profile.neighbour_steps), seed)
             specs.append(first_stable(spec, fallback) if method == "progressive" else spec)
-    return {"runs": run_continual_many(specs)}
+    return {"runs": run_many(specs, progress=progress)}
 
 
 def few_shot_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
