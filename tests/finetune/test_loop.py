@@ -265,3 +265,39 @@ def test_bad_protocols_are_rejected(change, message):
 def test_diverging_training_stops_with_a_clear_error(splits):
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         _fit(splits, 0, ZOO_QUICK.with_(lr=1e12, steps=6))
+
+
+class Recorder(TransferRegularizer):
+    """Adds nothing; records the calls ``fit`` makes to attach and detach it."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def attach(self, model):
+        self.calls.append("attach")
+
+    def detach(self):
+        self.calls.append("detach")
+
+    def penalty(self, ctx: StepContext) -> torch.Tensor:
+        return ctx.logits.new_zeros(())
+
+
+def test_set_up_and_tear_down_are_undone_even_when_set_up_fails(tmp_path):
+    from tlcore.normalization import convert_to_stochnorm
+
+    fit(tiny(), TRAIN, VAL, protocol=QUICK, seed=0, progress=False, checkpoint_path=tmp_path)
+    model = convert_to_stochnorm(tiny(), 0.5)
+    stochastic = [m for m in model.modules() if getattr(m, "uses_loop_generator", False)]
+    previous = [m.generator for m in stochastic]
+    recorder = Recorder()
+    with pytest.raises(ValueError, match="different run"):  # raised while resuming, before training starts
+        fit(model, TRAIN, VAL, protocol=QUICK.with_(train_backbone=False), regularizers=[(1.0, recorder)], seed=1,
+            progress=False, checkpoint_path=tmp_path)
+    assert recorder.calls == []  # never attached, so never detached
+    assert all(p.requires_grad for p in model.parameters())
+    assert [m.generator for m in stochastic] == previous and stochastic
+    fit(model, TRAIN, VAL, protocol=QUICK.with_(steps=3), regularizers=[(1.0, recorder)], progress=False)
+    assert recorder.calls == ["attach", "detach"]
+    assert [m.generator for m in stochastic] == previous

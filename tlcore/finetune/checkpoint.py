@@ -4,16 +4,26 @@ A checkpoint directory holds ``checkpoint.json`` and the ``state-<step>.safetens
 sha256). The tensor file is written first, under a temporary name renamed into place; the JSON, renamed into place
 last, is the commit point: a run killed at any moment leaves either the previous checkpoint or the new one, never a
 mixture, and older tensor files are deleted only after the new JSON is in place.
+
+:class:`TrainingState` gathers what ``fit`` checkpoints (weights, optimizer, schedule, batch stream, generators,
+regularizers, record, selection); :func:`save_training_state` and :func:`resume_training_state` write and read it.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from ..storage import atomic_path, file_sha256, write_json_atomic
+from .batches import BatchStream
+from .record import RunRecord
+from .regularizer import TransferRegularizer
+from .selection import Selection
 
 INDEX_FILE = "checkpoint.json"
 FORMAT_VERSION = 1
@@ -83,3 +93,70 @@ def with_prefix(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torc
 
 def strip_prefix(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
+
+
+@dataclass
+class TrainingState:
+    """Everything a training run changes as it goes, so everything its checkpoint holds. ``fingerprint`` names the
+    run (protocol, seed, data size, regularizers): a checkpoint of another run is refused."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    batches: BatchStream
+    generator: torch.Generator
+    regularizers: Sequence[tuple[float, TransferRegularizer]]
+    record: RunRecord
+    selection: Selection
+    fingerprint: str
+
+
+def save_training_state(directory: str | Path, state: TrainingState, step: int, seconds: float) -> None:
+    """Checkpoint ``state`` after ``step``, ``seconds`` into the run."""
+    optimizer_tensors, optimizer_rest = flatten_optimizer_state(state.optimizer.state_dict())
+    tensors = {**with_prefix("model.", state.model.state_dict()), **with_prefix("optim.", optimizer_tensors),
+               "rng.loop": state.generator.get_state(), "rng.torch": torch.get_rng_state()}
+    if state.selection.state is not None:
+        tensors.update(with_prefix("best.", state.selection.state))
+    for i, (_, regularizer) in enumerate(state.regularizers):
+        tensors.update(with_prefix(f"reg{i}.", regularizer.state_dict()))
+    device = next(state.model.parameters()).device
+    if device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
+    stream = state.batches.state_dict()
+    if stream["epoch_state"] is not None:
+        tensors["batches.epoch_state"] = stream["epoch_state"]
+    meta = {"fingerprint": state.fingerprint, "optimizer": optimizer_rest, "schedule": state.schedule.state_dict(),
+            "batches_position": stream["position"], "history": state.record.history,
+            "best_step": state.record.best_step, "selection": state.selection.counters(), "seconds": seconds}
+    save_checkpoint(directory, step, tensors, meta)
+
+
+def resume_training_state(directory: str | Path, state: TrainingState) -> tuple[int, float] | None:
+    """Load the checkpoint in ``directory`` into ``state``; ``(next step, seconds spent)``, or ``None`` if there is
+    none. Raises ``ValueError`` for a checkpoint of another run."""
+    loaded = load_checkpoint(directory)
+    if loaded is None:
+        return None
+    step, tensors, meta = loaded
+    if meta["fingerprint"] != state.fingerprint:
+        raise ValueError(f"checkpoint in {directory} belongs to a different run (protocol, seed, data size or "
+                         "regularizers differ); use another checkpoint_path")
+    state.model.load_state_dict(strip_prefix("model.", tensors))
+    state.optimizer.load_state_dict(unflatten_optimizer_state(strip_prefix("optim.", tensors), meta["optimizer"]))
+    state.schedule.load_state_dict(meta["schedule"])
+    for i, (_, regularizer) in enumerate(state.regularizers):
+        regularizer.load_state_dict(strip_prefix(f"reg{i}.", tensors))
+    best = strip_prefix("best.", tensors)
+    device = next(state.model.parameters()).device
+    state.selection.state = {k: v.to(device) for k, v in best.items()} if best else None
+    state.selection.load_counters(meta["selection"])
+    state.record.history, state.record.best_step = meta["history"], meta["best_step"]
+    # The stream replays its epoch's draws first; then every generator returns to where the run stopped.
+    state.batches.load_state_dict({"epoch_state": tensors.get("batches.epoch_state"),
+                                   "position": meta["batches_position"]})
+    state.generator.set_state(tensors["rng.loop"])
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+    return step + 1, float(meta["seconds"])
