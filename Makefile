@@ -23,3 +23,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 clean:
 	rm -rf _build results .cache
+
+# The built site as a reader gets it (run after `make book`): tracebacks, empty/nan glued values, broken links,
+# anchors and images, and one Chromium screenshot per page under _build/screenshots. Installs Chromium (as root,
+# from Debian) where it is missing; SITE_CHECK_ARGS=--no-screenshots checks the HTML only.
+SITE_CHECK_ARGS ?=
+.PHONY: site-check
+site-check: $(VENV)/.installed
+	command -v chromium >/dev/null || case " $(SITE_CHECK_ARGS) " in *" --no-screenshots "*) ;; \
+	  *) apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ;; esac
+	$(BIN)/python scripts/site_check.py $(SITE_CHECK_ARGS)

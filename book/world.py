@@ -50,8 +50,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import tlcore
+from tlcore.analysis.probes import similarity_order
 from tlcore.chapter import glue, set_style
 from tlcore.results import has_table, load_table
+from tlcore.studies.does_transfer_help import TABLES
 
 set_style()
 tlcore.data.list_datasets()
@@ -98,10 +100,10 @@ pd.DataFrame(provenance)
 # asks how much of what the target needs the source features already carry.
 
 # %%
-if has_table("target_similarity"):
-    similarity = load_table("target_similarity")
+if has_table(TABLES["similarity"]):
+    similarity = load_table(TABLES["similarity"])
     table = similarity.groupby("target")[["probe_pretrained", "probe_random", "similarity"]].mean()
-    table = table.sort_values("similarity", ascending=False).round(3)
+    table = table.reindex(similarity_order(similarity)).round(3)
     glue("world_similarity_order", " > ".join(table.index))
     display(table)
 else:

@@ -54,10 +54,11 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.analysis.probes import probe_similarity
-from tlcore.chapter import glue, glue_verdict, reference_table, start_chapter, verdict_table
+from tlcore.analysis.probes import probe_similarity, similarity_order
+from tlcore.chapter import glue, show_reference, show_verdicts, start_chapter
 from tlcore.results import save_table
-from tlcore.studies.does_transfer_help import tuned_transfer_grid
+from tlcore.results.tables import save_tables
+from tlcore.studies.does_transfer_help import TABLES, tuned_transfer_grid
 
 setup = start_chapter(profile, seeds=seeds, sizes=sizes)
 setup
@@ -71,8 +72,9 @@ setup
 
 # %%
 similarity = probe_similarity(setup.arch, setup.targets, seeds=setup.seeds)
-save_table(similarity, "target_similarity")
-similarity_by_target = similarity.groupby("target")["similarity"].agg(["mean", "std"]).sort_values("mean", ascending=False)
+save_table(similarity, TABLES["similarity"])
+similarity_by_target = similarity.groupby("target")["similarity"].agg(["mean", "std"]).reindex(
+    similarity_order(similarity))
 glue("similarity_summary", ", ".join(f"{t} {m:.2f}" for t, m in similarity_by_target["mean"].items()))
 similarity_by_target.round(3)
 
@@ -83,8 +85,7 @@ similarity_by_target.round(3)
 
 # %%
 runs = tuned_transfer_grid(setup)
-save_table(runs["grid"], "transfer_grid")
-save_table(runs["curves"], "transfer_curves")
+save_tables(runs, TABLES)
 runs["chosen_lr"][["target", "init", "protocol_lr", "best_val_accuracy"]]
 
 # %% [markdown]
@@ -131,8 +132,7 @@ g.set_axis_labels("training step", "validation accuracy");
 # fine-grained ones far from ImageNet's classes (Cars, Aircraft) gain least.
 
 # %%
-published, caption = reference_table("kornblith2019_gains")
-print(caption)
+published = show_reference("kornblith2019_gains")
 fig, ax = plt.subplots(figsize=(6, 3.4))
 sns.scatterplot(data=published, x="train_size_k", y="gain", hue="type", s=60, ax=ax)
 for row in published.itertuples():
@@ -146,10 +146,7 @@ ax.set(xscale="log", xlabel="training set size (thousands, log scale)", ylabel="
 # The rules were written in `tlcore.claims` before these runs; they read the tables saved above.
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("T1", "T7", "T8")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("T1", "T7", "T8")
 
 # %% [markdown]
 # - **T1** — {glue:text}`t1_verdict`. {glue:text}`t1_detail`

@@ -15,8 +15,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # 2. What to transfer: layers, freezing, probing
 #
@@ -59,20 +57,21 @@ seeds = None  # None: the profile's seeds
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-import tlcore
-from tlcore.analysis.probes import finetune_vs_probe, frozen_feature_probes, probe_similarity, stage_probes
-from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.analysis.probes import (finetune_vs_probe, frozen_feature_probes, probe_similarity,
+                                    similarity_order, stage_probes)
+from tlcore.chapter import glue, show_verdicts, start_chapter
 from tlcore.claims.what_to_transfer import inner_minus_last, reinit_at_chosen_lr
 from tlcore.results import save_table
+from tlcore.results.tables import save_tables
 from tlcore.studies.does_transfer_help import tuned_transfer_grid
-from tlcore.studies.what_to_transfer import reinit_study
+from tlcore.studies.what_to_transfer import TABLES, reinit_study
 
 setup = start_chapter(profile, seeds=seeds)
 # Chapter 1's similarity measurement, recomputed (it is deterministic and takes seconds) so that this chapter also
 # runs on its own.
 similarity = probe_similarity(setup.arch, setup.targets, seeds=setup.seeds)
-save_table(similarity, "target_similarity")
-order = list(similarity.groupby("target")["similarity"].mean().sort_values(ascending=False).index)
+save_table(similarity, TABLES["similarity"])
+order = similarity_order(similarity)
 setup
 
 # %% [markdown]
@@ -87,7 +86,7 @@ setup
 finetuned = tuned_transfer_grid(setup)["grid"]
 probes = frozen_feature_probes(setup.arch, setup.targets, setup.sizes, setup.seeds)
 paired = finetune_vs_probe(finetuned, probes)
-save_table(paired, "probe_vs_finetune")
+save_table(paired, TABLES["probe_gap"])
 paired.groupby(["target", "n_per_class"])[["finetune_accuracy", "probe_accuracy", "gap"]].mean().reindex(
     order, level="target").round(3)
 
@@ -98,7 +97,7 @@ paired.groupby(["target", "n_per_class"])[["finetune_accuracy", "probe_accuracy"
 
 # %%
 per_stage = stage_probes(setup.arch, setup.targets, setup.sizes[0], setup.seeds)
-save_table(per_stage, "stage_probes")
+save_table(per_stage, TABLES["stage_probes"])
 per_stage.pivot_table(index="target", columns="stage", values="test_accuracy").reindex(order).round(3)
 
 # %% [markdown]
@@ -112,8 +111,7 @@ per_stage.pivot_table(index="target", columns="stage", values="test_accuracy").r
 
 # %%
 reinit = reinit_study(setup)
-save_table(reinit["tuning"], "reinit_tuning")
-save_table(reinit["grid"], "reinit_grid")
+save_tables(reinit, TABLES)
 reinit["chosen"].pivot(index="target", columns="transferred_stages", values="lr")
 
 # %% [markdown]
@@ -181,10 +179,7 @@ fig.tight_layout()
 # The rules were written in `tlcore.claims.what_to_transfer` before these runs; they read the tables saved above.
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("T3", "T4", "H2", "P3")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("T3", "T4", "H2", "P3")
 
 # %% [markdown]
 # - **T3** — {glue:text}`t3_verdict`. {glue:text}`t3_detail`

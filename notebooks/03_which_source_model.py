@@ -15,8 +15,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # 3. Which source model: depth, amount of pretraining, source accuracy, source loss
 #
@@ -57,10 +55,10 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import show_verdicts, start_chapter
 from tlcore.claims import which_source_model as rules
-from tlcore.results import save_table
-from tlcore.studies.which_source_model import source_model_study
+from tlcore.results.tables import save_tables
+from tlcore.studies.which_source_model import TABLES, source_model_study
 
 setup = start_chapter(profile, seeds=seeds)
 tlcore.models.list_models().query("name in @setup.source_roles.values()")
@@ -78,9 +76,7 @@ tlcore.models.list_models().query("name in @setup.source_roles.values()")
 
 # %%
 study = source_model_study(setup)
-save_table(study["sources"], rules.SOURCES)
-save_table(study["finetuned"], rules.FINETUNED)
-save_table(study["probes"], rules.PROBES)
+save_tables(study, TABLES)
 study["sources"][["role", "model", "source_val_accuracy", "blocks", "width", "pretrain_steps", "source_per_class",
                   "label_smoothing", "drop_rate"]].round(3)
 
@@ -135,10 +131,7 @@ ax.set(xlabel=f"gain over the reference {reference} (points, mean over targets)"
 # The rules were written in `tlcore.claims.which_source_model` before these runs; they read the tables saved above.
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("T2", "T5", "T6", "S6")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("T2", "T5", "T6", "S6")
 
 # %% [markdown]
 # - **T2** — {glue:text}`t2_verdict`. {glue:text}`t2_detail`

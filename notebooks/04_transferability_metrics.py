@@ -51,11 +51,12 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import glue, glue_verdict, reference_table, start_chapter, verdict_table
+from tlcore.chapter import show_reference, show_verdicts, start_chapter
 from tlcore.claims.transferability_metrics import kendall_by_metric
 from tlcore.metrics import pearson
 from tlcore.results import save_table
-from tlcore.studies.transferability_metrics import transferability_study
+from tlcore.results.tables import save_tables
+from tlcore.studies.transferability_metrics import TABLES, transferability_study
 
 setup = start_chapter(profile, seeds=seeds)
 tlcore.models.list_models().query("name in @setup.candidates") if profile != "real" else setup.candidates
@@ -65,8 +66,7 @@ tlcore.models.list_models().query("name in @setup.candidates") if profile != "re
 
 # %%
 study = transferability_study(setup)
-save_table(study["scores"], "transferability_scores")
-save_table(study["accuracy"], "transferability_accuracy")
+save_tables(study, TABLES)
 accuracy = study["accuracy"].groupby(["target", "model"])["test_accuracy"].agg(["mean", "std"]).round(3)
 accuracy.unstack("target")
 
@@ -88,7 +88,7 @@ tau = kendall_by_metric(study["scores"], study["accuracy"])
 tau["pearson"] = [pearson(merged[(merged.target == r.target) & (merged.metric == r.metric)]["score"].to_numpy(),
                           merged[(merged.target == r.target) & (merged.metric == r.metric)]["test_accuracy"].to_numpy())
                   for r in tau.itertuples()]
-save_table(tau, "transferability_correlations")
+save_table(tau, TABLES["correlations"])
 fig, ax = plt.subplots(figsize=(8, 3.2))
 sns.barplot(data=tau, x="metric", y="tau", hue="target", ax=ax)
 ax.axhline(0, color="black", lw=0.8)
@@ -99,8 +99,7 @@ ax.set(ylabel="weighted Kendall τ", title="Ours: how well each metric ranks the
 # datasets). **Published figures, not results of this book.**
 
 # %%
-published, caption = reference_table("tllib_ranking_kendall")
-print(caption)
+published = show_reference("tllib_ranking_kendall")
 fig, ax = plt.subplots(figsize=(8, 3.2))
 sns.barplot(data=published, x="metric", y="weighted_kendall_tau", hue="dataset", ax=ax)
 ax.axhline(0, color="black", lw=0.8)
@@ -111,10 +110,7 @@ ax.set(ylabel="weighted Kendall τ", title="Published: TLlib ranking benchmark")
 # ## Verdict
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("M1", "M2")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("M1", "M2")
 
 # %% [markdown]
 # - **M1** — {glue:text}`m1_verdict`. {glue:text}`m1_detail`

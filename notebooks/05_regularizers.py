@@ -68,15 +68,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-import tlcore
 from tlcore.analysis.probes import probe_similarity
-from tlcore.chapter import glue, glue_verdict, reference_table, start_chapter, verdict_table
+from tlcore.chapter import glue, show_reference, show_verdicts, start_chapter
 from tlcore.results import save_table
-from tlcore.studies.regularizers import regularizer_study
+from tlcore.results.tables import save_tables
+from tlcore.studies.regularizers import TABLES, regularizer_study
 
 setup = start_chapter(profile, seeds=seeds)
 similarity = probe_similarity(setup.arch, setup.regularizer_targets, seeds=setup.seeds)
-save_table(similarity, "regularizer_similarity")
+save_table(similarity, TABLES["similarity"])
 similarity.groupby("target")["similarity"].mean().round(3)
 
 # %% [markdown]
@@ -88,9 +88,7 @@ similarity.groupby("target")["similarity"].mean().round(3)
 # %%
 study = regularizer_study(setup)
 sweep, chosen, grid, large = study["sweep"], study["chosen"], study["grid"], study["large"]
-save_table(sweep, "regularizer_sweep")
-save_table(grid, "regularizer_grid")
-save_table(large, "regularizer_large")
+save_tables(study, TABLES)
 glue("tuning_size", setup.tuning_size)
 sweep.pivot_table(index=["target", "regularizer"], columns="scale", values="val_accuracy").round(3)
 
@@ -150,8 +148,7 @@ ax.set(xlabel="images per class", ylabel="gain over plain fine-tuning (points)")
 # says, with the best epoch chosen on the test split).
 
 # %%
-published, caption = reference_table("tllib_finegrained_resnet50")
-print(caption)
+published = show_reference("tllib_finegrained_resnet50")
 long = published.melt(id_vars=["dataset", "method"], var_name="fraction", value_name="top1")
 erm = long[long.method == "ERM"].set_index(["dataset", "fraction"])["top1"]
 long["gain"] = long["top1"] - erm.reindex(long.set_index(["dataset", "fraction"]).index).to_numpy()
@@ -164,10 +161,7 @@ g.set_axis_labels("", "gain over ERM (points)");
 # ## Verdict
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")
 
 # %% [markdown]
 # - **R1** — {glue:text}`r1_verdict`. {glue:text}`r1_detail`

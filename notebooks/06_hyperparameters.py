@@ -57,17 +57,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-import tlcore
 from tlcore.analysis.grids import grid_spread, optimum, score_diverged
-from tlcore.analysis.probes import probe_similarity
-from tlcore.chapter import glue, glue_verdict, reference_table, start_chapter, verdict_table
+from tlcore.analysis.probes import probe_similarity, similarity_order
+from tlcore.chapter import glue, show_reference, show_verdicts, start_chapter
 from tlcore.results import save_table
 from tlcore.studies import hyperparameters as hp
 
 setup = start_chapter(profile, seeds=seeds)
 similarity = probe_similarity(setup.arch, setup.targets, n_per_class=setup.hp_sizes[0], seeds=setup.seeds)
-save_table(similarity, "hp_similarity")
-order = list(similarity.groupby("target")["similarity"].mean().sort_values(ascending=False).index)
+save_table(similarity, hp.TABLES["similarity"])
+order = similarity_order(similarity)
 similarity.groupby("target")["similarity"].mean().reindex(order).round(3)
 
 # %% [markdown]
@@ -80,7 +79,7 @@ similarity.groupby("target")["similarity"].mean().reindex(order).round(3)
 
 # %%
 grid = hp.lr_momentum_grid(setup)
-save_table(grid, "hp_grid")
+save_table(grid, hp.TABLES["grid"])
 scored = score_diverged(grid)
 scored["cell"] = [f"lr {lr:g}, m {m:g}" for lr, m in zip(scored.protocol_lr, scored.protocol_momentum)]
 g = sns.catplot(data=scored, x="cell", y="test_accuracy", hue="n_per_class", col="target", col_order=order,
@@ -105,7 +104,7 @@ spread.join(best.set_index(["target", "n_per_class"])).reindex(order, level=0).r
 
 # %%
 schedule = hp.schedule_study(setup)
-save_table(schedule, "hp_schedule")
+save_table(schedule, hp.TABLES["schedule"])
 schedule.groupby(["target", "n_per_class", "protocol_steps"])["test_accuracy"].agg(["mean", "std"]).unstack(
     "protocol_steps").round(3)
 
@@ -116,7 +115,7 @@ schedule.groupby(["target", "n_per_class", "protocol_steps"])["test_accuracy"].a
 
 # %%
 mixup = hp.mixup_study(setup)
-save_table(mixup, "hp_mixup")
+save_table(mixup, hp.TABLES["mixup"])
 mixup.groupby(["n_per_class", "protocol_mixup_alpha"])["test_accuracy"].agg(["mean", "std"]).unstack(
     "protocol_mixup_alpha").round(3)
 
@@ -131,7 +130,7 @@ mixup.groupby(["n_per_class", "protocol_mixup_alpha"])["test_accuracy"].agg(["me
 default = hp.bit_default(setup)
 glue("bit_default_steps", default.steps)
 bit = hp.bit_recipe_study(setup)
-save_table(bit, "hp_bit_recipe")
+save_table(bit, hp.TABLES["bit"])
 bit_table = score_diverged(bit).groupby(["recipe", "protocol_lr", "schedule"])[["val_accuracy", "test_accuracy"]].mean()
 bit_table.round(3)
 
@@ -143,7 +142,7 @@ bit_table.round(3)
 
 # %%
 gap = hp.probe_gap_study(setup, similarity)
-save_table(gap, "hp_probe_gap")
+save_table(gap, hp.TABLES["probe_gap"])
 gap.groupby("target")[["probe", "quick_ft", "gap"]].mean().reindex(order).round(3)
 
 # %% [markdown]
@@ -197,8 +196,7 @@ fig.tight_layout()
 # best known result for this model family (in the caption).
 
 # %%
-published, caption = reference_table("bit_stanford_cars")
-print(caption)
+published = show_reference("bit_stanford_cars")
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 sns.pointplot(data=published, x="lr", y="top1", hue="schedule", ax=ax)
 ax.axhline(95.3, color="black", ls="--", lw=1, label="best known (Ngiam et al.)")
@@ -211,10 +209,7 @@ ax.set(xlabel="learning rate", ylabel="top-1 (%)", title="Published: survey tabl
 # The rules were written in `tlcore.claims.hyperparameters` before these runs; they read the tables saved above.
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("T9", "H1", "H3", "H4", "H5", "M3")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("T9", "H1", "H3", "H4", "H5", "M3")
 
 # %% [markdown]
 # - **T9** — {glue:text}`t9_verdict`. {glue:text}`t9_detail`

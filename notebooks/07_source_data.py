@@ -66,9 +66,9 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
-from tlcore.results import save_table
-from tlcore.studies.source_data import source_data_study
+from tlcore.chapter import glue, show_verdicts, start_chapter
+from tlcore.results.tables import save_tables
+from tlcore.studies.source_data import TABLES, source_data_study
 
 setup = start_chapter(profile, seeds=seeds)
 setup
@@ -98,10 +98,7 @@ fig.suptitle("Small matched sources (rows 1, 3) and their targets (rows 2, 4)");
 
 # %%
 study = source_data_study(setup)
-save_table(study["runs"], "source_runs")
-save_table(study["roles"], "source_roles")
-save_table(study["emd"], "source_emd")
-save_table(study["datl_weights"], "source_datl_weights")
+save_tables(study, TABLES)
 runs = study["runs"]
 comparisons = study["roles"].merge(runs, on=["model", "target"])
 glue("source_runs_count", len(runs))
@@ -168,10 +165,7 @@ ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left");
 # The rules were written in `tlcore.claims.source_data` before these runs; they read the tables saved above.
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("S1", "S2", "S3", "S4", "S5")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("S1", "S2", "S3", "S4", "S5")
 
 # %% [markdown]
 # - **S1** — {glue:text}`s1_verdict`. {glue:text}`s1_detail`

@@ -56,11 +56,10 @@ seeds = None  # None: the profile's seeds
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-import tlcore
-from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue, show_verdicts, start_chapter
 from tlcore.claims.what_is_transferred import correctness_by_bin, extra_answer_difficulty
-from tlcore.results import save_table
-from tlcore.studies.what_is_transferred import what_is_transferred
+from tlcore.results.tables import save_tables
+from tlcore.studies.what_is_transferred import TABLES, what_is_transferred
 
 setup = start_chapter(profile, seeds=seeds)
 setup
@@ -70,8 +69,7 @@ setup
 
 # %%
 measured = what_is_transferred(setup)
-for name in ("runs", "curves", "pairs", "cka", "samples"):
-    save_table(measured[name], f"transferred_{name}")
+save_tables(measured, TABLES)
 runs = measured["runs"]
 runs.groupby(["target", "init"])[["protocol_lr", "val_accuracy", "test_accuracy"]].mean().round(3)
 
@@ -180,10 +178,7 @@ extra_answer_difficulty(samples).round(3)
 # The rules were written in `tlcore.claims.what_is_transferred` before these runs; they read the tables saved above.
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("P1", "P2", "P4")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("P1", "P2", "P4")
 
 # %% [markdown]
 # - **P1** — {glue:text}`p1_verdict`. {glue:text}`p1_detail`

@@ -69,11 +69,11 @@ seeds = None  # None: the profile's seeds
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-import tlcore
 from tlcore import data
-from tlcore.chapter import glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import show_verdicts, start_chapter
 from tlcore.results import save_table
-from tlcore.studies.neighbouring_problems import continual_study, domain_adaptation_study, few_shot_study
+from tlcore.studies.neighbouring_problems import (TABLES, continual_study, domain_adaptation_study,
+                                                  few_shot_study)
 
 setup = start_chapter(profile, seeds=seeds)
 labelled, shifted = setup.adaptation_pair
@@ -94,7 +94,7 @@ fig.suptitle(f"Same classes, two domains: {labelled} (labelled, top) and {shifte
 
 # %%
 adaptation = domain_adaptation_study(setup)["runs"]
-save_table(adaptation, "adaptation_runs")
+save_table(adaptation, TABLES["adaptation"])
 adaptation.groupby("method")[["source_accuracy", "target_accuracy"]].agg(["mean", "std"]).round(3)
 
 # %% [markdown]
@@ -102,7 +102,7 @@ adaptation.groupby("method")[["source_accuracy", "target_accuracy"]].agg(["mean"
 
 # %%
 continual = continual_study(setup)["runs"]
-save_table(continual, "continual_runs")
+save_table(continual, TABLES["continual"])
 continual_summary = (continual.groupby("method")[["test_accuracy", "source_accuracy_before", "source_accuracy"]]
                      .mean().reindex(list(setup.continual_methods)))
 continual_summary.round(3)
@@ -112,7 +112,7 @@ continual_summary.round(3)
 
 # %%
 few_shot = few_shot_study(setup)["runs"]
-save_table(few_shot, "few_shot_runs")
+save_table(few_shot, TABLES["few_shot"])
 few_shot.pivot_table(index=["target", "k"], columns="method", values="test_accuracy", aggfunc="mean").round(3)
 
 # %% [markdown]
@@ -154,10 +154,7 @@ continual[["method", "seed", "test_accuracy", "source_accuracy_before", "source_
 # The rules were written in `tlcore.claims.neighbouring_problems` before these runs; they read the tables saved above.
 
 # %%
-verdicts = [tlcore.claims.verdict(claim) for claim in ("A1", "A2", "A3", "A4")]
-for v in verdicts:
-    glue_verdict(v)
-verdict_table(verdicts)
+show_verdicts("A1", "A2", "A3", "A4")
 
 # %% [markdown]
 # - **A1** — {glue:text}`a1_verdict`. {glue:text}`a1_detail`

@@ -55,9 +55,9 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
-from tlcore.results import save_table
-from tlcore.studies.best_practice import evaluate_advice
+from tlcore.chapter import show_verdicts, start_chapter
+from tlcore.results.tables import save_tables
+from tlcore.studies.best_practice import TABLES, evaluate_advice
 
 setup = start_chapter(profile, seeds=seeds)
 setup.advice_cells
@@ -79,8 +79,7 @@ print(tlcore.advise(setup.arch, target, n_per_class=n, seeds=setup.seeds))
 
 # %%
 evaluation = evaluate_advice(setup)
-save_table(evaluation["advice"], "advice")
-save_table(evaluation["leaderboard"], "advice_leaderboard")
+save_tables(evaluation, TABLES)
 evaluation["advice"][["target", "n_per_class", "similarity", "quadrant", "lr", "schedule", "regularizer",
                       "reinit_top_stages", "chosen_lr", "rank", "n_recipes", "best_mean", "advised_mean"]].round(3)
 
@@ -123,9 +122,7 @@ for ax in g.axes.flat:
 # The rule was written in `tlcore.claims.best_practice` before these runs.
 
 # %%
-b1 = tlcore.claims.verdict("B1")
-glue_verdict(b1)
-verdict_table([b1])
+show_verdicts("B1")
 
 # %% [markdown]
 # - **B1** — {glue:text}`b1_verdict`. {glue:text}`b1_detail`

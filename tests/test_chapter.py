@@ -14,3 +14,59 @@ def test_start_chapter_applies_the_parameters_cell_and_keeps_the_profile_where_i
 def test_start_chapter_names_an_unknown_profile():
     with pytest.raises(KeyError, match="unknown profile 'tiny'"):
         start_chapter("tiny")
+
+
+def test_show_verdicts_glues_every_verdict_and_returns_their_table(tmp_results, monkeypatch):
+    from tlcore import chapter
+
+    glued = {}
+    monkeypatch.setattr(chapter, "glue", lambda name, value, display=False: glued.setdefault(name, value))
+    table = chapter.show_verdicts("T1", "T7")
+    assert list(table["claim"]) == ["T1", "T7"] and set(table["verdict"]) == {"— not run"}
+    assert {"t1_verdict", "t1_key", "t1_detail", "t7_verdict", "t7_key", "t7_detail"} == set(glued)
+
+
+def test_show_reference_prints_the_caption_and_returns_the_published_frame(capsys):
+    from tlcore.chapter import reference_table, show_reference
+
+    frame, caption = reference_table("kornblith2019_gains")
+    assert show_reference("kornblith2019_gains").equals(frame)
+    assert capsys.readouterr().out == caption + "\n"
+
+
+def test_every_chapter_installs_the_package_from_the_books_repository_on_colab_only():
+    # The install must run before the first tlcore import, so it is a hidden cell of each chapter; the address
+    # lives in _config.yml (the launch buttons read it) and every chapter's cell must name it.
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    url = yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]
+    for chapter in sorted(root.glob("notebooks/*.py")):
+        text = chapter.read_text()
+        cell = re.search(r'# %% tags=\["remove-cell"\]\n(.*?)\n# %%', text, re.S)
+        assert cell, f"{chapter.name} has no hidden install cell"
+        assert 'if "google.colab" in sys.modules:' in cell.group(1), chapter.name
+        assert f'# %pip install -q "tlcore[book] @ git+{url}"' in cell.group(1), chapter.name
+
+
+def test_every_table_a_claim_reads_is_named_by_a_study(tmp_results):
+    import importlib
+    import pkgutil
+
+    from tlcore import claims, studies
+    from tlcore.results.tables import save_tables
+
+    named = set()
+    for module in pkgutil.iter_modules(studies.__path__):
+        named |= set(getattr(importlib.import_module(f"tlcore.studies.{module.name}"), "TABLES", {}).values())
+    read = {name for claim in claims.registry.CLAIMS.values() for name in claim.tables}
+    assert read <= named, sorted(read - named)
+
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1]})
+    paths = save_tables({"grid": frame, "other": frame}, {"grid": "some_grid", "curves": "some_curves"})
+    assert [p.name for p in paths] == ["some_grid.csv"] and (tmp_results / "tables" / "some_grid.csv").exists()

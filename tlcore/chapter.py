@@ -36,6 +36,16 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
                          for v in verdicts])
 
 
+def show_verdicts(*claim_ids: str) -> pd.DataFrame:
+    """A chapter's verdict cell: glue every claim's verdict for the text and return them as a table."""
+    from . import claims
+
+    verdicts = [claims.verdict(claim) for claim in claim_ids]
+    for verdict in verdicts:
+        glue_verdict(verdict)
+    return verdict_table(verdicts)
+
+
 def reference_table(name: str) -> tuple[pd.DataFrame, str]:
     """A published table shipped with tlcore (copied from the project's shared reference folder): (frame, caption).
 
@@ -47,6 +57,13 @@ def reference_table(name: str) -> tuple[pd.DataFrame, str]:
         raise FileNotFoundError(f"no published reference table {name!r}; known: {known}")
     caption = path.read_text().splitlines()[0].lstrip("# ").strip()
     return pd.read_csv(path, comment="#"), caption
+
+
+def show_reference(name: str) -> pd.DataFrame:
+    """Print a published table's caption (where the figures were published) and return the table."""
+    frame, caption = reference_table(name)
+    print(caption)
+    return frame
 
 
 def start_chapter(profile: str, **parameters):

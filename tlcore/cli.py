@@ -7,6 +7,7 @@
     python -m tlcore data pets --download     # fetch a real-tier dataset (needs internet)
     python -m tlcore rank glyphs_near --models glyph_resnet_narrow glyph_resnet_wide
     python -m tlcore rank folder:/path/to/images --models resnet50 convnext_tiny --n-per-class 20
+    python -m tlcore rank glyphs_near --models glyph_resnet_narrow glyph_micro --metrics all
     python -m tlcore advise glyphs_near --model glyph_resnet_narrow --n-per-class 5
 """
 from __future__ import annotations
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     rank = commands.add_parser("rank", help="score candidate pretrained models on a dataset, best first")
     rank.add_argument("dataset", help="a dataset name or folder:PATH (an ImageFolder tree)")
     rank.add_argument("--models", nargs="+", required=True, help="zoo or timm model names (pretrained weights)")
-    rank.add_argument("--metrics", nargs="+", default=None, help="default: logme h_score leep nce transrate gbc")
+    rank.add_argument("--metrics", nargs="+", default=None,
+                      help="default: logme h_score leep nce transrate gbc; 'all': every metric, then the baselines "
+                           "(parameter count, source accuracy), labelled '(baseline)'")
     rank.add_argument("--n-per-class", type=int, default=None, help="training images per class to score on")
     rank.add_argument("--seed", type=int, default=0)
     advice = commands.add_parser("advise", help="measure a target and recommend a fine-tuning recipe (survey §7.2)")
@@ -77,12 +80,21 @@ def _run(args: argparse.Namespace) -> int:
         dataset = data.load(args.name, "train", **kwargs)
         print(f"{args.name}: {len(dataset)} training images, {dataset.num_classes} classes")
     elif args.command == "rank":
-        from .metrics import DEFAULT_METRICS, rank_models
+        from .metrics import DEFAULT_METRICS, METRICS, rank_models
 
+        every = "all" in (args.metrics or ())
+        if every and len(args.metrics) > 1:
+            raise ValueError("--metrics all stands alone; it already includes every metric")
         dataset = data.load(args.dataset, "train", args.n_per_class, seed=args.seed)
         candidates = {name: models.create(name, pretrained=True).eval() for name in args.models}
-        scores = rank_models(candidates, dataset, metrics=args.metrics or DEFAULT_METRICS, progress=True)
-        table = scores.pivot(index="model", columns="metric", values="score")
+        metrics = tuple(METRICS) if every else args.metrics or DEFAULT_METRICS
+        scores = rank_models(candidates, dataset, metrics=metrics, progress=True, baselines=every)
+        if every:  # metrics in METRICS order (LogME first, the sort key), then the labelled baselines
+            scores["metric"] = scores.metric.where(scores.kind == "metric", scores.metric + " (baseline)")
+            order = list(dict.fromkeys(scores.metric))
+            table = scores.pivot(index="model", columns="metric", values="score")[order]
+        else:
+            table = scores.pivot(index="model", columns="metric", values="score")
         _print(table.sort_values(table.columns[0], ascending=False).reset_index())
     elif args.command == "advise":
         from .advisor import advise

@@ -6,6 +6,10 @@ import jupytext
 import nbformat
 import pytest
 
+from tlcore.studies import (best_practice, does_transfer_help, hyperparameters, neighbouring_problems, regularizers,
+                            source_data, transferability_metrics, what_is_transferred, what_to_transfer,
+                            which_source_model)
+
 ROOT = Path(__file__).resolve().parents[2]
 PAIRED = sorted(ROOT.glob("notebooks/*.py")) + sorted(ROOT.glob("book/*.py"))
 
@@ -26,17 +30,22 @@ def test_chapters_have_a_parameters_cell_with_a_profile(source):
 
 
 CHAPTERS = {
-    "01_does_transfer_help": ({"t1_verdict", "t7_verdict", "t8_verdict", "similarity_summary"}, "transfer_grid"),
-    "02_what_to_transfer": ({"t3_verdict", "t4_verdict", "h2_verdict", "p3_verdict"}, "reinit_tuning"),
-    "03_which_source_model": ({"t2_verdict", "t5_verdict", "t6_verdict", "s6_verdict"}, "source_model_probes"),
-    "04_transferability_metrics": ({"m1_verdict", "m2_verdict"}, "transferability_scores"),
-    "05_regularizers": ({f"r{i}_verdict" for i in range(1, 9)}, "regularizer_grid"),
+    "01_does_transfer_help": ({"t1_verdict", "t7_verdict", "t8_verdict", "similarity_summary"},
+                              does_transfer_help.TABLES["grid"]),
+    "02_what_to_transfer": ({"t3_verdict", "t4_verdict", "h2_verdict", "p3_verdict"},
+                            what_to_transfer.TABLES["tuning"]),
+    "03_which_source_model": ({"t2_verdict", "t5_verdict", "t6_verdict", "s6_verdict"},
+                              which_source_model.TABLES["probes"]),
+    "04_transferability_metrics": ({"m1_verdict", "m2_verdict"}, transferability_metrics.TABLES["scores"]),
+    "05_regularizers": ({f"r{i}_verdict" for i in range(1, 9)}, regularizers.TABLES["grid"]),
     "06_hyperparameters": ({"t9_verdict", "h1_verdict", "h3_verdict", "h4_verdict", "h5_verdict", "m3_verdict"},
-                           "hp_grid"),
-    "07_source_data": ({"s1_verdict", "s2_verdict", "s3_verdict", "s4_verdict", "s5_verdict"}, "source_runs"),
-    "08_what_is_transferred": ({"p1_verdict", "p2_verdict", "p4_verdict"}, "transferred_pairs"),
-    "09_neighbouring_problems": ({"a1_verdict", "a2_verdict", "a3_verdict", "a4_verdict"}, "continual_runs"),
-    "10_best_practice": ({"b1_verdict"}, "advice_leaderboard"),
+                           hyperparameters.TABLES["grid"]),
+    "07_source_data": ({"s1_verdict", "s2_verdict", "s3_verdict", "s4_verdict", "s5_verdict"},
+                       source_data.TABLES["runs"]),
+    "08_what_is_transferred": ({"p1_verdict", "p2_verdict", "p4_verdict"}, what_is_transferred.TABLES["pairs"]),
+    "09_neighbouring_problems": ({"a1_verdict", "a2_verdict", "a3_verdict", "a4_verdict"},
+                                 neighbouring_problems.TABLES["continual"]),
+    "10_best_practice": ({"b1_verdict"}, best_practice.TABLES["leaderboard"]),
 }
 
 

@@ -11,10 +11,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..studies.best_practice import TABLES as STUDY_TABLES
+from .ladder import ladder
 from .registry import Verdict
 from .stats import bootstrap_ci
 
-LEADERBOARD = "advice_leaderboard"
+LEADERBOARD = STUDY_TABLES["leaderboard"]
 NEAR_POINTS = 0.01  # "near the best": within one point of test accuracy
 
 
@@ -45,7 +47,7 @@ def rule_b1(tables) -> Verdict:
         rows.append({"target": target, "n_per_class": n, "quadrant": where, **cell_standing(cell)})
     cells = pd.DataFrame(rows)
     share = float(cells["near_best"].mean())
-    verdict = "supported" if share == 1 else ("mixed" if share >= 0.5 else "not supported")
+    verdict = ladder(share == 1, mixed=share >= 0.5)
     detail = "; ".join(f"{r.quadrant} ({r.target}, {r.n_per_class}/class): rank {r.rank}/{r.n_recipes}, "
                        f"{100 * r.gap:.1f} points below the best [{100 * r.gap_low:.1f}, {100 * r.gap_high:.1f}]"
                        for r in cells.itertuples())

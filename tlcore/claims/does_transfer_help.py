@@ -10,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
+from ..studies.does_transfer_help import TABLES as STUDY_TABLES
+from .ladder import ladder
 from .registry import Verdict
 from .stats import bootstrap_ci, paired_difference, summarise
 
-GRID, CURVES, SIMILARITY = "transfer_grid", "transfer_curves", "target_similarity"
+GRID, CURVES, SIMILARITY = STUDY_TABLES["grid"], STUDY_TABLES["curves"], STUDY_TABLES["similarity"]
 
 
 def transfer_gains(grid):
@@ -37,7 +39,7 @@ def rule_t1(tables) -> Verdict:
     rhos = [spearmanr(similarity.reindex(by_target.index), by_target[n]).statistic for n in sizes]
     rho = float(np.nanmean(rhos))
     helps, size_trend, similarity_trend = overall[1] > 0, shrinks.mean() >= 0.75, rho > 0
-    verdict = "supported" if helps and size_trend and similarity_trend else ("mixed" if helps else "not supported")
+    verdict = ladder(helps and size_trend and similarity_trend, mixed=helps)
     small = cells[cells.n_per_class == sizes[0]]["mean"].mean()
     return Verdict(
         "T1", verdict, round(100 * small, 1), f"mean gain at {sizes[0]}/class (points)",
@@ -62,12 +64,7 @@ def rule_t7(tables) -> Verdict:
     largest = cells["n_per_class"].max()
     quadrant = cells[cells.target.isin(dissimilar) & (cells.n_per_class == largest)]
     worst = cells.loc[cells["mean"].idxmax()]
-    if (quadrant["low"] > 0).any():
-        verdict = "supported"
-    elif (cells["mean"] > 0).any():
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder((quadrant["low"] > 0).any(), mixed=(cells["mean"] > 0).any())
     return Verdict(
         "T7", verdict, round(100 * float(quadrant["mean"].max()), 1),
         f"largest NTG, dissimilar targets at {largest}/class (points)",
@@ -101,7 +98,7 @@ def rule_t8(tables, target: str = "textures_far") -> Verdict:
     seeds = sorted({seed for _, seed in steps})
     saved = np.array([steps[("scratch", s)] - steps[("pretrained", s)] for s in seeds])
     mean, low, high = bootstrap_ci(saved)
-    verdict = "supported" if low > 0 else ("mixed" if mean > 0 else "not supported")
+    verdict = ladder(low > 0, mixed=mean > 0)
     ratio = np.mean([steps[("scratch", s)] for s in seeds]) / np.mean([steps[("pretrained", s)] for s in seeds])
     final = transfer_gains(tables(GRID))
     final = final[(final.target == target) & (final.n_per_class == largest)]["gain"]

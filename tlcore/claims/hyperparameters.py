@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.grids import (effective_learning_rate, grid_spread, optimum, rank_correlation, score_diverged,
-
     seed_resamples)
+from ..studies.hyperparameters import TABLES as STUDY_TABLES
+from .ladder import ladder
 from .registry import Verdict
 from .stats import bootstrap_ci, paired_difference, summarise
 
-GRID, SIMILARITY, SCHEDULE = "hp_grid", "hp_similarity", "hp_schedule"
-MIXUP, BIT, PROBE_GAP = "hp_mixup", "hp_bit_recipe", "hp_probe_gap"
+GRID, SIMILARITY, SCHEDULE = STUDY_TABLES["grid"], STUDY_TABLES["similarity"], STUDY_TABLES["schedule"]
+MIXUP, BIT, PROBE_GAP = STUDY_TABLES["mixup"], STUDY_TABLES["bit"], STUDY_TABLES["probe_gap"]
 N_RESAMPLES = 1000
 FAR_FROM_OPTIMAL = 0.05  # H5: the BiT default at least 5 points below the best known recipe
 RECOVERED = 0.5  # H5: the grid recovers at least half of that gap
@@ -52,7 +53,7 @@ def rule_t9(tables) -> Verdict:
     overall = bootstrap_ci(d.groupby("seed")["d"].mean().to_numpy())
     per_target = d.groupby("target")[["d", "small", "large"]].mean()
     every = bool((per_target["d"] > 0).all())
-    verdict = "supported" if overall[1] > 0 and every else ("mixed" if overall[0] > 0 else "not supported")
+    verdict = ladder(overall[1] > 0 and every, mixed=overall[0] > 0)
     return Verdict(
         "T9", verdict, round(100 * overall[0], 1), "spread at the smallest minus the largest size (points)",
         f"spread(small) - spread(large) = {_points(overall)} points; per target (spread small -> large): "
@@ -98,7 +99,7 @@ def rule_h1(tables) -> Verdict:
     rho, low, high = _bootstrap_rho(grid, size, similarity, "similarity")
     best = optimum(grid[grid.n_per_class == size]).set_index("target")
     order = similarity.groupby("target")["similarity"].mean().sort_values(ascending=False)
-    verdict = "supported" if rho < 0 and high < 0 else ("mixed" if rho < 0 else "not supported")
+    verdict = ladder(rho < 0 and high < 0, mixed=rho < 0)
     return Verdict(
         "H1", verdict, round(rho, 2), "Spearman rho(similarity, optimum effective LR)",
         f"at {size}/class, rho = {rho:+.2f} (95% CI {low:+.2f} to {high:+.2f}); optimum (lr, momentum) by "
@@ -120,7 +121,7 @@ def rule_m3(tables) -> Verdict:
     rho, low, high = _bootstrap_rho(grid, size, gaps, "gap")
     mean_gap = gaps.groupby("target")["gap"].mean().sort_values(ascending=False)
     best = optimum(grid[grid.n_per_class == size]).set_index("target")
-    verdict = "supported" if rho > 0 and low > 0 else ("mixed" if rho > 0 else "not supported")
+    verdict = ladder(rho > 0 and low > 0, mixed=rho > 0)
     return Verdict(
         "M3", verdict, round(rho, 2), "Spearman rho(FT - probe gap, optimum effective LR)",
         f"rho = {rho:+.2f} (95% CI {low:+.2f} to {high:+.2f}); gap (points) and optimum effective LR, largest gap "
@@ -147,12 +148,7 @@ def rule_h3(tables) -> Verdict:
     interaction = bootstrap_ci((wide[small] - wide[large]).groupby("seed").mean().to_numpy())
     d_small = bootstrap_ci(d[d.n_per_class == small].groupby("seed")["d"].mean().to_numpy())
     d_large = bootstrap_ci(d[d.n_per_class == large].groupby("seed")["d"].mean().to_numpy())
-    if interaction[1] > 0 and d_small[0] >= 0:
-        verdict = "supported"
-    elif interaction[0] > 0:
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(interaction[1] > 0 and d_small[0] >= 0, mixed=interaction[0] > 0)
     return Verdict(
         "H3", verdict, round(100 * interaction[0], 1), f"(short - long) at {small} minus at {large}/class (points)",
         f"{short} vs {long} steps: short - long = {_points(d_small)} points at {small}/class and {_points(d_large)} "
@@ -177,7 +173,7 @@ def rule_h4(tables) -> Verdict:
     others = cells.drop(index=mid)
     at_mid = cells.loc[mid]
     only = bool((others["low"] <= 0).all() and (others["mean"] < at_mid["mean"]).all())
-    verdict = ("supported" if at_mid["low"] > 0 and only else "mixed" if at_mid["mean"] > 0 else "not supported")
+    verdict = ladder(at_mid["low"] > 0 and only, mixed=at_mid["mean"] > 0)
     return Verdict(
         "H4", verdict, round(100 * at_mid["mean"], 1), f"MixUp gain at {mid}/class (points)",
         f"MixUp (alpha {alpha:g}) - plain: " + ", ".join(
@@ -206,12 +202,8 @@ def rule_h5(tables) -> Verdict:
     gain = bootstrap_ci((selected - default).dropna().to_numpy())
     recovered = gain[0] / gap[0] if gap[0] > 0 else float("nan")
     far_off = gap[1] > 0 and gap[0] >= FAR_FROM_OPTIMAL
-    if far_off and lr > default_lr and gain[1] > 0 and recovered >= RECOVERED:
-        verdict = "supported"
-    elif gap[1] > 0 and gain[1] > 0:
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(far_off and lr > default_lr and gain[1] > 0 and recovered >= RECOVERED,
+                     mixed=gap[1] > 0 and gain[1] > 0)
     return Verdict(
         "H5", verdict, round(recovered, 2) if np.isfinite(recovered) else None, "fraction of the gap recovered",
         f"BiT default {100 * default.mean():.1f}%, best known (chapter 1's recipe) {100 * reference.mean():.1f}%: "

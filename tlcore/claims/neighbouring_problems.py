@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..studies.neighbouring_problems import TABLES as STUDY_TABLES
+from .ladder import ladder
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points, paired_difference, summarise
 
-ADAPTATION, CONTINUAL, FEW_SHOT = "adaptation_runs", "continual_runs", "few_shot_runs"
+ADAPTATION, CONTINUAL, FEW_SHOT = STUDY_TABLES["adaptation"], STUDY_TABLES["continual"], STUDY_TABLES["few_shot"]
 MIN_SEEDS = 3
 MATCH_MARGIN = 0.02  # "matches fine-tuning": at most 2 points worse (lower end of the 95% interval)
 EXACT = 1e-9
@@ -42,7 +44,7 @@ def rule_a1(tables) -> Verdict:
     if (short := _too_few_seeds("A1", runs)) is not None:
         return short
     d = bootstrap_ci(_paired(runs, "target_accuracy", "method", "dann", "source_only")["d"].to_numpy())
-    verdict = "supported" if d[1] > 0 else ("mixed" if d[0] > 0 else "not supported")
+    verdict = ladder(d[1] > 0, mixed=d[0] > 0)
     means = runs.groupby("method")["target_accuracy"].mean()
     return Verdict("A1", verdict, round(100 * d[0], 2), "DANN - source-only on the shifted domain (points)",
                    f"Shifted-domain test accuracy: source-only {means['source_only']:.3f}, DANN {means['dann']:.3f}; "
@@ -65,12 +67,7 @@ def rule_a2(tables) -> Verdict:
     less = {m: bootstrap_ci(_paired(runs, "forgetting", "method", "finetune", m)["d"].to_numpy())
             for m in ("lwf", "l2sp")}
     a = forgets[1] > 0
-    if a and all(ci[1] > 0 for ci in less.values()):
-        verdict = "supported"
-    elif a and any(ci[0] > 0 for ci in less.values()):
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(a and all(ci[1] > 0 for ci in less.values()), mixed=a and any(ci[0] > 0 for ci in less.values()))
     return Verdict("A2", verdict, round(100 * forgets[0], 2), "source accuracy lost by fine-tuning (points)",
                    f"Fine-tuning forgets {format_points(forgets, 2)} points of source accuracy; forgetting saved by LwF "
                    f"{format_points(less['lwf'], 2)}, by L2-SP {format_points(less['l2sp'], 2)} points.",
@@ -89,12 +86,7 @@ def rule_a3(tables) -> Verdict:
                           control="prototype", value="d")
     cells = summarise(d, by=["target", "k"], value="d")
     overall = bootstrap_ci(d.groupby("seed")["d"].mean().to_numpy())
-    if overall[1] > 0 and (cells["mean"] > 0).all():
-        verdict = "supported"
-    elif overall[0] > 0 or (cells["low"] > 0).any():
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(overall[1] > 0 and (cells["mean"] > 0).all(), mixed=overall[0] > 0 or (cells["low"] > 0).any())
     return Verdict("A3", verdict, round(100 * overall[0], 2), "fine-tuning - prototypes, mean over cells (points)",
                    f"Fine-tuning - prototypes: overall {format_points(overall, 2)} points; per cell " + ", ".join(
                        f"{r.target} k={r.k} {100 * r['mean']:+.1f}" for _, r in cells.iterrows()) + ".",
@@ -120,12 +112,8 @@ def rule_a4(tables) -> Verdict:
     vs_frozen = summarise(_paired(runs, "test_accuracy", "method", "progressive", "frozen", by=["target"]),
                           by=["target"], value="d")
     matches = bool((vs_ft["low"] >= -MATCH_MARGIN).all())
-    if kept and matches:
-        verdict = "supported"
-    elif kept and ((vs_frozen["low"] > 0).all() or (vs_ft["mean"] >= -MATCH_MARGIN).all()):
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(kept and matches,
+                     mixed=kept and ((vs_frozen["low"] > 0).all() or (vs_ft["mean"] >= -MATCH_MARGIN).all()))
     first = vs_ft.iloc[0]
     return Verdict(
         "A4", verdict, round(100 * float(vs_ft["mean"].mean()), 2), "progressive - fine-tuning, target (points)",

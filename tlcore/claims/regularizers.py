@@ -9,11 +9,13 @@ Tables (written by the chapter):
 """
 from __future__ import annotations
 
+from ..studies.regularizers import TABLES as STUDY_TABLES
+from .ladder import from_parts, ladder
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points, paired_difference, summarise
 
-GRID, SIMILARITY = "regularizer_grid", "regularizer_similarity"
-LARGE, SWEEP = "regularizer_large", "regularizer_sweep"
+GRID, SIMILARITY = STUDY_TABLES["grid"], STUDY_TABLES["similarity"]
+LARGE, SWEEP = STUDY_TABLES["large"], STUDY_TABLES["sweep"]
 LITTLE = 0.01  # "adds little" (claim R8): under one accuracy point
 
 
@@ -37,12 +39,7 @@ def _similar_beats(tables, claim: str, treated: str, control: str) -> Verdict:
     gains = _difference(tables(GRID), treated, control)
     similar, dissimilar = _by_similarity(tables)
     near, far = _target_gain(gains, similar), _target_gain(gains, dissimilar)
-    if near[1] > 0 and near[0] > far[0]:
-        verdict = "supported"
-    elif near[0] > 0:
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(near[1] > 0 and near[0] > far[0], mixed=near[0] > 0)
     return Verdict(
         claim, verdict, round(100 * near[0], 2), f"{treated} - {control} on the similar target (points)",
         f"{treated} - {control}, mean over sizes: {similar} (similar) {100 * near[0]:+.2f} "
@@ -80,9 +77,7 @@ def rule_r3(tables) -> Verdict:
     small_most = bool((by_target[sizes[0]] >= by_target[sizes[-1]]).all())
     means = grid.groupby("regularizer")["test_accuracy"].mean()
     ordered = bool(means["bss"] > means["delta"] > means["l2sp"])
-    parts = sum([small_most, ordered])
-    verdict = "supported" if never_hurts and parts == 2 else ("mixed" if never_hurts and parts == 1 else
-                                                               "not supported")
+    verdict = from_parts(small_most, ordered, gate=never_hurts)
     return Verdict(
         "R3", verdict, round(100 * float(cells["mean"].mean()), 2), "mean gain of BSS over plain fine-tuning (points)",
         f"(a) never significantly hurts: {never_hurts} (worst cell {100 * cells['mean'].min():+.2f} points); "
@@ -100,7 +95,7 @@ def rule_r4(tables) -> Verdict:
     smallest = gains.n_per_class.min()
     cells = summarise(gains[gains.n_per_class == smallest], by=["target"], value="gain")
     mean = float(cells["mean"].mean())
-    verdict = "supported" if mean > 0 and (cells["low"] > 0).any() else ("mixed" if mean > 0 else "not supported")
+    verdict = ladder(mean > 0 and (cells["low"] > 0).any(), mixed=mean > 0)
     return Verdict(
         "R4", verdict, round(100 * mean, 2), f"StochNorm - BatchNorm at {smallest}/class (points)",
         "StochNorm - BatchNorm at the smallest size: " + ", ".join(
@@ -121,14 +116,12 @@ def rule_r5(tables) -> Verdict:
     Supported when on some target both intervals lie above 0 (the mix beats either); mixed when on some target both
     means are > 0 without both intervals above 0; not supported when on no target the mix beats both on average."""
     grid = tables(GRID)
-    rows, verdict = [], "not supported"
+    rows = []
     for target in grid.target.unique():
         versus = {control: _target_gain(_difference(grid, "l2sp_lower", control), target) for control in ("l2", "l2sp")}
         rows.append((target, versus))
-        if all(ci[1] > 0 for ci in versus.values()):
-            verdict = "supported"
-        elif all(ci[0] > 0 for ci in versus.values()) and verdict != "supported":
-            verdict = "mixed"
+    verdict = ladder(any(all(ci[1] > 0 for ci in v.values()) for _, v in rows),
+                     mixed=any(all(ci[0] > 0 for ci in v.values()) for _, v in rows))
     best = max(min(v["l2"][0], v["l2sp"][0]) for _, v in rows)
     return Verdict(
         "R5", verdict, round(100 * best, 2), "mix minus the better of all-L2 / all-L2-SP, best target (points)",
@@ -145,10 +138,7 @@ def rule_r6(tables) -> Verdict:
     gains = _difference(tables(GRID), "cotuning", "none")
     overall = _seed_means(gains)
     per_target = {target: _target_gain(gains, target) for target in gains.target.unique()}
-    if overall[1] > 0 and all(ci[0] >= 0 for ci in per_target.values()):
-        verdict = "supported"
-    else:
-        verdict = "mixed" if overall[0] > 0 else "not supported"
+    verdict = ladder(overall[1] > 0 and all(ci[0] >= 0 for ci in per_target.values()), mixed=overall[0] > 0)
     return Verdict(
         "R6", verdict, round(100 * overall[0], 2), "Co-Tuning - plain fine-tuning, mean over the grid (points)",
         f"Co-Tuning - plain fine-tuning: {format_points(overall, 2)} points over the grid; per target "
@@ -163,10 +153,7 @@ def rule_r7(tables) -> Verdict:
     > 0 but some interval reaches 0; not supported when some mean is <= 0."""
     grid = tables(GRID)
     versus = {control: _seed_means(_difference(grid, "sample", control)) for control in ("l2sp", "delta", "bss")}
-    if all(ci[1] > 0 for ci in versus.values()):
-        verdict = "supported"
-    else:
-        verdict = "mixed" if all(ci[0] > 0 for ci in versus.values()) else "not supported"
+    verdict = ladder(all(ci[1] > 0 for ci in versus.values()), mixed=all(ci[0] > 0 for ci in versus.values()))
     worst = min(ci[0] for ci in versus.values())
     return Verdict(
         "R7", verdict, round(100 * worst, 2), "sample-based minus its strongest rival, mean over the grid (points)",
@@ -191,10 +178,7 @@ def rule_r8(tables) -> Verdict:
             cells[setup, target] = _target_gain(gains, target)
     small = summarise(_difference(grid[grid.target.isin(large.target.unique())], "l2sp", "none"),
                       by=["target", "n_per_class"], value="gain")
-    if all(ci[2] < LITTLE for ci in cells.values()):
-        verdict = "supported"
-    else:
-        verdict = "mixed" if all(ci[0] < LITTLE for ci in cells.values()) else "not supported"
+    verdict = ladder(all(ci[2] < LITTLE for ci in cells.values()), mixed=all(ci[0] < LITTLE for ci in cells.values()))
     best = max(ci[0] for ci in cells.values())
     return Verdict(
         "R8", verdict, round(100 * best, 2), f"largest regulariser gain at {size}/class (points)",

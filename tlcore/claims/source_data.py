@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ..studies.source_data import TABLES as STUDY_TABLES
+from .ladder import ladder
 from .registry import Verdict
 from .stats import bootstrap_ci
 
-RUNS, ROLES, EMD = "source_runs", "source_roles", "source_emd"
+RUNS, ROLES, EMD = STUDY_TABLES["runs"], STUDY_TABLES["roles"], STUDY_TABLES["emd"]
 TABLES = (RUNS, ROLES)
 
 
@@ -55,10 +57,8 @@ def _improves(tables, claim: str, treated: str, control: str, label: str) -> Ver
     differences = arm_differences(tables, claim, treated, control)
     cells = _by_target(differences)
     mean = _pooled(differences)[0]
-    if mean > 0 and any(lo > 0 for _, lo, _ in cells.values()) and not any(hi < 0 for *_, hi in cells.values()):
-        verdict = "supported"
-    else:
-        verdict = "mixed" if mean > 0 else "not supported"
+    verdict = ladder(mean > 0 and any(lo > 0 for _, lo, _ in cells.values())
+                     and not any(hi < 0 for *_, hi in cells.values()), mixed=mean > 0)
     probe = _by_target(arm_differences(tables, claim, treated, control, "probe_accuracy"))
     return Verdict(claim, verdict, round(100 * mean, 2), f"{label}, mean over targets (points)",
                    _describe(cells, f"{label}, fine-tuned") + "; " + _describe(probe, "linear probe") + ".",
@@ -77,12 +77,8 @@ def rule_s1(tables) -> Verdict:
     more_ci, match_cells = _pooled(more), _by_target(match)
     more_holds = more_ci[1] > 0
     match_holds = all(lo > 0 for _, lo, _ in match_cells.values())
-    if more_holds and match_holds:
-        verdict = "supported"
-    elif more_holds or match_holds or any(m > 0 for m, *_ in match_cells.values()):
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(more_holds and match_holds,
+                     mixed=more_holds or match_holds or any(m > 0 for m, *_ in match_cells.values()))
     match_mean = _pooled(match)[0]
     probe = _by_target(arm_differences(tables, "S1", "matched_small", "generic_large", "probe_accuracy"))
     return Verdict(
@@ -118,10 +114,7 @@ def rule_s5(tables) -> Verdict:
              for column in ("finetune_accuracy", "probe_accuracy")}
     above = any(lo > 0 for _, lo, _ in cells.values())
     below = any(hi < 0 for *_, hi in cells.values())
-    if above and not below:
-        verdict = "supported"
-    else:
-        verdict = "mixed" if any(m > 0 for m, *_ in cells.values()) else "not supported"
+    verdict = ladder(above and not below, mixed=any(m > 0 for m, *_ in cells.values()))
     ft, lp = cells["finetune_accuracy"], cells["probe_accuracy"]
     return Verdict(
         "S5", verdict, round(100 * ft[0], 2), "self-supervised related - supervised unrelated, fine-tuned (points)",
@@ -163,10 +156,7 @@ def rule_s3(tables) -> Verdict:
                         for d in draws])
     samples = samples[np.isfinite(samples)]
     low, high = np.quantile(samples, [0.025, 0.975]) if len(samples) else (np.nan, np.nan)
-    if rho >= 0.5 and low > 0:
-        verdict = "supported"
-    else:
-        verdict = "mixed" if rho > 0 else "not supported"
+    verdict = ladder(rho >= 0.5 and low > 0, mixed=rho > 0)
     return Verdict("S3", verdict, round(rho, 3), "Spearman rho, EMD similarity vs fine-tuned accuracy",
                    f"rho = {rho:+.2f} [{low:+.2f}, {high:+.2f}] over {len(accuracy)} (source, target) pairs, "
                    f"centred per target.", {"rho": rho, "low": float(low), "high": float(high)})

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.ranking import weighted_kendall_tau
+from ..studies.transferability_metrics import TABLES as STUDY_TABLES
+from .ladder import ladder
 from .registry import Verdict
 
-SCORES, ACCURACY = "transferability_scores", "transferability_accuracy"
+SCORES, ACCURACY = STUDY_TABLES["scores"], STUDY_TABLES["accuracy"]
 CLASSIC = ("h_score", "nce", "leep")
 N_RESAMPLES = 1000
 
@@ -81,12 +83,8 @@ def rule_m1(tables) -> Verdict:
     boot = _seed_bootstrap(scores, accuracy)
     intervals = {m: _interval(boot[m]) for m in point.index}
     classic = [m for m in CLASSIC if m in point.index]
-    if all(point[m] > 0 for m in classic) and any(intervals[m][0] > 0 for m in classic):
-        verdict = "supported"
-    elif (point > 0).any():
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(all(point[m] > 0 for m in classic) and any(intervals[m][0] > 0 for m in classic),
+                     mixed=(point > 0).any())
     best = point.idxmax()
     return Verdict(
         "M1", verdict, round(float(point[best]), 2), f"best mean weighted Kendall tau ({best})",
@@ -106,7 +104,7 @@ def rule_m2(tables) -> Verdict:
     boot = _seed_bootstrap(scores, accuracy)
     difference = point["leep"] - max(point["nce"], point["h_score"])
     low, high = _interval(boot["leep"] - boot[["nce", "h_score"]].max(axis=1))
-    verdict = "supported" if low > 0 else ("mixed" if difference > 0 else "not supported")
+    verdict = ladder(low > 0, mixed=difference > 0)
     return Verdict(
         "M2", verdict, round(float(difference), 2), "tau(LEEP) - max(tau(NCE), tau(H-score))",
         f"mean weighted tau: LEEP {point['leep']:+.2f}, NCE {point['nce']:+.2f}, H-score {point['h_score']:+.2f}; "

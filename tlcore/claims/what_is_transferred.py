@@ -14,10 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..studies.what_is_transferred import TABLES as STUDY_TABLES
+from .ladder import from_parts, ladder
 from .registry import Verdict
 from .stats import bootstrap_ci
 
-PAIRS, CKA, SAMPLES = "transferred_pairs", "transferred_cka", "transferred_samples"
+PAIRS, CKA, SAMPLES = STUDY_TABLES["pairs"], STUDY_TABLES["cka"], STUDY_TABLES["samples"]
 BASIN_ERROR_BARRIER = 0.02  # a pretrained pair is "in one basin" when its mean error barrier is below 2 points
 DIFFICULTY_BINS = 3
 
@@ -51,12 +53,7 @@ def rule_p1(tables) -> Verdict:
     cells = pd.DataFrame(rows)
     pretrained_barrier = pairs[pairs.init == "pretrained"].groupby("target")["error_barrier"].mean()
     one_basin = bool((pretrained_barrier < BASIN_ERROR_BARRIER).all())
-    if (cells["low"] > 0).all() and one_basin:
-        verdict = "supported"
-    elif (cells["mean"] > 0).mean() < 0.5:
-        verdict = "not supported"
-    else:
-        verdict = "mixed"
+    verdict = ladder((cells["low"] > 0).all() and one_basin, not_supported=(cells["mean"] > 0).mean() < 0.5)
     barriers = pairs.groupby(["target", "init"])["error_barrier"].mean()
     return Verdict(
         "P1", verdict, round(100 * float(barriers.xs("scratch", level="init").mean()
@@ -87,7 +84,7 @@ def rule_p2(tables, near: str = "glyphs_near", far: str = "textures_far") -> Ver
     task = bootstrap_ci(top.to_numpy())
     holds_a = all(d[1] > 0 for d in depth.values())
     holds_b = task[1] > 0
-    verdict = "supported" if holds_a and holds_b else ("mixed" if holds_a or holds_b else "not supported")
+    verdict = from_parts(holds_a, holds_b)
     means = cka.groupby(["target", "stage"])["cka"].mean()
     return Verdict(
         "P2", verdict, round(float(depth[far][0]), 2), f"CKA({first}) - CKA({last}) on {far}",
@@ -149,7 +146,7 @@ def rule_p4(tables) -> Verdict:
     hardest, easiest = advantage.columns.max(), advantage.columns.min()
     struggles = bool((advantage[hardest] < advantage[easiest]).all())
     mean, low, high = bootstrap_ci(per_seed.to_numpy())
-    verdict = "supported" if low > 0 and struggles else ("not supported" if mean <= 0 else "mixed")
+    verdict = ladder(low > 0 and struggles, not_supported=mean <= 0)
     return Verdict(
         "P4", verdict, round(mean, 3), "difficulty gap (scratch-only minus pretrained-only correct answers)",
         f"difficulty gap {mean:+.3f} (95% CI {low:+.3f} to {high:+.3f}); samples only pretrained / only scratch gets "

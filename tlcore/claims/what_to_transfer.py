@@ -16,11 +16,13 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ..runs.selection import select_on_validation
+from ..studies.what_to_transfer import TABLES as STUDY_TABLES
+from .ladder import ladder
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points, summarise
 
 PROBE_GAP, STAGE_PROBES, REINIT_TUNING, SIMILARITY = (
-    "probe_vs_finetune", "stage_probes", "reinit_tuning", "target_similarity")
+    STUDY_TABLES["probe_gap"], STUDY_TABLES["stage_probes"], STUDY_TABLES["tuning"], STUDY_TABLES["similarity"])
 
 
 def _similarity(tables, targets) -> pd.Series:
@@ -60,12 +62,7 @@ def rule_t3(tables) -> Verdict:
     cells = summarise(per_target, by=["target"], value="gap").set_index("target").reindex(similarity.index)
     least = similarity.index[-1]
     beats, ordered = overall[1] > 0, rho[2] < 0
-    if beats and ordered:
-        verdict = "supported"
-    elif beats or cells.loc[least, "low"] > 0:
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(beats and ordered, mixed=beats or cells.loc[least, "low"] > 0)
     return Verdict(
         "T3", verdict, round(100 * overall[0], 1), "mean gap fine-tune - probe (points)",
         f"fine-tune - probe, mean over targets and sizes {format_points(overall)} points; per target (most similar "
@@ -104,12 +101,7 @@ def rule_p3(tables) -> Verdict:
     cells = summarise(d, by=["target"], value="d").set_index("target").reindex(similarity.index)
     far, near = cells.loc[dissimilar], cells.drop(index=dissimilar)
     contrast = far["mean"].mean() > (near["mean"].mean() if len(near) else -np.inf)
-    if (far["low"] > 0).any() and contrast:
-        verdict = "supported"
-    elif (far["mean"] > 0).any():
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder((far["low"] > 0).any() and contrast, mixed=(far["mean"] > 0).any())
     stages = d.groupby("target")["inner_stage"].agg(lambda s: "/".join(map(str, sorted(set(s)))))
     return Verdict(
         "P3", verdict, round(100 * float(far["mean"].max()), 1),
@@ -151,12 +143,7 @@ def rule_t4(tables) -> Verdict:
             partial_wins[target] = (chosen_k, float(rows.loc[chosen_k, "test_accuracy"] - rows.loc[most, "test_accuracy"]))
     not_all = any(gain > 0 for _, gain in partial_wins.values())
     a_strong, a_weak = contrast[1] > 0, contrast[0] > 0
-    if a_strong and not_all:
-        verdict = "supported"
-    elif a_weak or not_all:
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(a_strong and not_all, mixed=a_weak or not_all)
     best_test = {t: int(by_k.loc[t]["test_accuracy"].idxmax()) for t in similarity.index}
     return Verdict(
         "T4", verdict, round(100 * contrast[0], 1), "benefit of transferring more, near - far (points)",
@@ -192,12 +179,7 @@ def rule_h2(tables) -> Verdict:
     rho = bootstrap_ci(rhos.to_numpy())
     chosen = select_on_validation(tuning, by=["target", "transferred_stages"], param="lr")
     varies = chosen.groupby("target")["lr"].nunique() > 1
-    if rho[1] > 0 or rho[2] < 0:
-        verdict = "supported"
-    elif varies.any():
-        verdict = "mixed"
-    else:
-        verdict = "not supported"
+    verdict = ladder(rho[1] > 0 or rho[2] < 0, mixed=varies.any())
     lrs = chosen.pivot(index="target", columns="transferred_stages", values="lr")
     return Verdict(
         "H2", verdict, round(rho[0], 2), "Spearman rho(re-initialised stages, best LR)",

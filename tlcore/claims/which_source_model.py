@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
+from ..studies.which_source_model import TABLES as STUDY_TABLES
+from .ladder import ladder
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points
 
-SOURCES, FINETUNED, PROBES = "source_models", "source_model_finetuned", "source_model_probes"
+SOURCES, FINETUNED, PROBES = STUDY_TABLES["sources"], STUDY_TABLES["finetuned"], STUDY_TABLES["probes"]
 
 
 def role_models(sources: pd.DataFrame) -> dict[str, str]:
@@ -44,11 +46,7 @@ def _gain(frame, column, treated, control) -> tuple[float, float, float]:
 
 def _two_measure_verdict(cis) -> str:
     """supported: every interval above 0; not supported: every mean <= 0; mixed: otherwise."""
-    if all(low > 0 for _, low, _ in cis):
-        return "supported"
-    if all(mean <= 0 for mean, _, _ in cis):
-        return "not supported"
-    return "mixed"
+    return ladder(all(low > 0 for _, low, _ in cis), not_supported=all(mean <= 0 for mean, _, _ in cis))
 
 
 def rule_t2(tables) -> Verdict:
@@ -144,7 +142,7 @@ def rule_t6(tables, n_resamples: int = 2000) -> Verdict:
     taus = [kendalltau(means.loc[a], means.loc[b]).statistic for i, a in enumerate(means.index)
             for b in means.index[i + 1:]]
     differs = best.nunique() > 1
-    verdict = ("supported" if low > 0 and bend < 0 and differs else "not supported" if rho <= 0 else "mixed")
+    verdict = ladder(low > 0 and bend < 0 and differs, not_supported=rho <= 0)
     return Verdict("T6", verdict, round(rho, 2), "Spearman rho(source accuracy, target accuracy), mean over targets",
                    f"rho {rho:+.2f} (95% CI {low:+.2f} to {high:+.2f}) over {len(sources.reindex(means.columns))} "
                    f"models; curvature {bend:+.4f} ({'diminishing' if bend < 0 else 'not diminishing'} returns); "
@@ -170,12 +168,8 @@ def rule_s6(tables) -> Verdict:
         raise KeyError("source_models has no alternative-loss role (label_smoothing, penultimate_dropout)")
     raised = {m: float(source_accuracy[m] - source_accuracy[reference]) for m in losses}
     probe = {m: _gain(probes, "probe_accuracy", m, reference) for m in losses}
-    if all(raised[m] > 0 and probe[m][2] < 0 for m in losses):
-        verdict = "supported"
-    elif all(probe[m][0] >= 0 for m in losses):
-        verdict = "not supported"
-    else:
-        verdict = "mixed"
+    verdict = ladder(all(raised[m] > 0 and probe[m][2] < 0 for m in losses),
+                     not_supported=all(probe[m][0] >= 0 for m in losses))
     worst = min(losses, key=lambda m: probe[m][0])
     return Verdict("S6", verdict, round(100 * probe[worst][0], 1), f"probe gain of {worst} over cross-entropy (points)",
                    "against cross-entropy (" + reference + "): " + "; ".join(

@@ -27,28 +27,76 @@ class DatasetNotAvailable(FileNotFoundError):
 
 @dataclass(frozen=True)
 class RealSpec:
-    """A torchvision dataset: its class, the keyword that picks the official training and test parts."""
+    """A torchvision dataset as the dataset defines it: the constructor keywords of each official split (``None``
+    where the dataset has no such split and it is carved by seed from the training part: ``carve_val`` and
+    ``carve_test`` images per class), and ``per_class``, the fewest images any class has in each official split."""
 
     name: str
     torchvision_class: str
-    train_kwargs: dict
-    test_kwargs: dict
+    splits: dict  # "train" / "val" / "test" -> torchvision keywords, or None: carved from the "train" part
+    per_class: dict  # official split -> images per class in its smallest class (see the table's sources below)
     description: str
+    carve_val: int = 10
+    carve_test: int = 0
+
+    def official(self, split: str) -> bool:
+        return self.splits.get(split) is not None
 
 
+# Per-class counts, smallest class of each official split. Sources: torchvision's dataset docs (pytorch.org/vision,
+# datasets.Flowers102 / DTD / FGVCAircraft / OxfordIIITPet / StanfordCars / CIFAR10 / CIFAR100 / Caltech101) and the
+# datasets' own pages and papers.
+# - Flowers-102 (Nilsback & Zisserman 2008): train 1,020 and val 1,020 images = 10 per class; test 6,149, at least 20
+#   per class (every class has 40 to 258 images).
+# - DTD (Cimpoi et al. 2014): 5,640 images, 120 per class; each of the 10 partitions splits them 40 / 40 / 40 into
+#   train / val / test (partition 1 here).
+# - FGVC-Aircraft (Maji et al. 2013), variant level: 100 images of each of 100 variants split into train 3,334 /
+#   val 3,333 / test 3,333, i.e. 33 or 34 per class in each.
+# - Oxford-IIIT Pets (Parkhi et al. 2012): trainval 3,680 / test 3,669 over 37 breeds, about 100 per breed in each;
+#   a few breeds have fewer. 93 (trainval) and 88 (test) are conservative lower bounds, not re-counted from the
+#   annotation files here (the loader counts the real classes and says so when one is short).
+# - Stanford Cars (Krause et al. 2013): train 8,144 / test 8,041 over 196 models (41.6 per class on average, "roughly
+#   50-50" per class); the smallest class has 24 training images (recalled from the annotation files, not re-counted
+#   here; the test count is the same conservative bound).
+# - CIFAR-10 / CIFAR-100: 5,000 / 500 training and 1,000 / 100 test images per class.
+# - Caltech-101 (Fei-Fei et al. 2004): no official split; 31 to 800 images per category, so after the carved 20 test
+#   and 10 val images its smallest class keeps 1 training image.
 REAL: dict[str, RealSpec] = {
     spec.name: spec
     for spec in (
-        RealSpec("pets", "OxfordIIITPet", {"split": "trainval"}, {"split": "test"}, "Oxford-IIIT Pets, 37 breeds"),
-        RealSpec("flowers102", "Flowers102", {"split": "train"}, {"split": "test"}, "Oxford 102 Flowers"),
-        RealSpec("dtd", "DTD", {"split": "train"}, {"split": "test"}, "Describable Textures, 47 classes"),
-        RealSpec("stanford_cars", "StanfordCars", {"split": "train"}, {"split": "test"}, "Stanford Cars, 196 models"),
-        RealSpec("fgvc_aircraft", "FGVCAircraft", {"split": "trainval"}, {"split": "test"}, "FGVC Aircraft variants"),
-        RealSpec("cifar10", "CIFAR10", {"train": True}, {"train": False}, "CIFAR-10"),
-        RealSpec("cifar100", "CIFAR100", {"train": True}, {"train": False}, "CIFAR-100"),
-        RealSpec("caltech101", "Caltech101", {}, {}, "Caltech-101 (no official split: test carved by seed)"),
+        RealSpec("pets", "OxfordIIITPet", {"train": {"split": "trainval"}, "val": None, "test": {"split": "test"}},
+                 {"train": 93, "test": 88}, "Oxford-IIIT Pets, 37 breeds"),
+        RealSpec("flowers102", "Flowers102",
+                 {"train": {"split": "train"}, "val": {"split": "val"}, "test": {"split": "test"}},
+                 {"train": 10, "val": 10, "test": 20}, "Oxford 102 Flowers"),
+        RealSpec("dtd", "DTD", {"train": {"split": "train", "partition": 1}, "val": {"split": "val", "partition": 1},
+                                "test": {"split": "test", "partition": 1}},
+                 {"train": 40, "val": 40, "test": 40}, "Describable Textures, 47 classes"),
+        RealSpec("stanford_cars", "StanfordCars", {"train": {"split": "train"}, "val": None, "test": {"split": "test"}},
+                 {"train": 24, "test": 24}, "Stanford Cars, 196 models"),
+        RealSpec("fgvc_aircraft", "FGVCAircraft",
+                 {"train": {"split": "train"}, "val": {"split": "val"}, "test": {"split": "test"}},
+                 {"train": 33, "val": 33, "test": 33}, "FGVC Aircraft, 100 variants"),
+        RealSpec("cifar10", "CIFAR10", {"train": {"train": True}, "val": None, "test": {"train": False}},
+                 {"train": 5000, "test": 1000}, "CIFAR-10"),
+        RealSpec("cifar100", "CIFAR100", {"train": {"train": True}, "val": None, "test": {"train": False}},
+                 {"train": 500, "test": 100}, "CIFAR-100"),
+        RealSpec("caltech101", "Caltech101", {"train": {}, "val": None, "test": None}, {"train": 31},
+                 "Caltech-101 (no official split: val and test carved by seed)", carve_test=20),
     )
 }
+
+
+def per_class_available(name: str, split: str) -> int:
+    """Images per class that ``load(name, split)`` can give (its smallest class), from the table above: an official
+    split's own count; a carved val or test block's size; the training part less the blocks carved from it."""
+    spec = REAL[name]
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"unknown split {split!r}")
+    if split != "train":
+        return spec.per_class[split] if spec.official(split) else spec.carve_val if split == "val" else spec.carve_test
+    return spec.per_class["train"] - (0 if spec.official("val") else spec.carve_val) - \
+        (0 if spec.official("test") else spec.carve_test)
 
 
 def data_root() -> Path:
@@ -103,11 +151,11 @@ def default_transform(image_size: int = 224, train: bool = False) -> Callable:
 
 
 def _open_torchvision(spec: RealSpec, part: str, root: Path, download: bool):
+    """The official ``part`` ("train", "val" or "test") of ``spec``'s torchvision dataset."""
     import torchvision.datasets as tvd
 
-    kwargs = spec.train_kwargs if part == "train" else spec.test_kwargs
     try:
-        return getattr(tvd, spec.torchvision_class)(root=str(root), download=download, **kwargs)
+        return getattr(tvd, spec.torchvision_class)(root=str(root), download=download, **spec.splits[part])
     except RuntimeError as error:  # torchvision's "Dataset not found or corrupted"
         raise DatasetNotAvailable(
             f"real-tier dataset {spec.name!r} ({spec.description}) is not in {root}. On a machine with internet run "
@@ -149,34 +197,69 @@ def split_indices(labels: np.ndarray, split: str, n_per_class: int | None, seed:
                 "smaller test_per_class= / val_per_class=")
         if split == "train" and n_per_class is not None:
             if n_per_class > len(part):
-                raise ValueError(f"{name} has only {len(part)} training images of class {c}; asked for {n_per_class}")
+                raise ValueError(f"dataset {name!r} has only {len(part)} training images of class {int(c)}; asked for "
+                                 f"n_per_class={n_per_class}")
             part = part[:n_per_class]
         chosen.append(part)
     return np.sort(np.concatenate(chosen))
 
 
+def check_training_size(name: str, n_per_class: int | None, available: int) -> None:
+    """A clear error when ``n_per_class`` training images per class are asked of a dataset that has fewer."""
+    if n_per_class is not None and n_per_class > available:
+        spec = REAL.get(name)
+        where = f"{spec.description}, official splits {_split_names(spec)}" if spec else "its training part"
+        raise ValueError(f"dataset {name!r} ({where}) has {available} training images per class; asked for "
+                         f"n_per_class={n_per_class}. Use at most {available} (see tlcore.data.real.REAL).")
+
+
+def _split_names(spec: RealSpec) -> str:
+    return "/".join(f"{k}={v}" for k, v in spec.splits.items() if v is not None) or "none"
+
+
 def load_real(name: str, split: str, n_per_class: int | None, seed: int, *, root: str | Path | None = None,
-              download: bool = False, image_size: int = 224, val_per_class: int = 10,
-              transform: Callable | None = None) -> RealImageDataset:
-    """Official training data carved into seeded train/val blocks; the official test set as ``test``."""
+              download: bool = False, image_size: int = 224, val_per_class: int | None = None,
+              transform: Callable | None = None, decoded: bool = False) -> RealImageDataset:
+    """``split`` as the dataset defines it: an official split where it has one (Flowers-102 and DTD and FGVC-Aircraft
+    have train / val / test); otherwise seeded per-class blocks carved from the official training part (val:
+    ``val_per_class``, default the spec's ``carve_val``; test, for Caltech-101 only: ``carve_test``). ``train``
+    takes a seeded ``n_per_class`` images of every class. ``decoded=True`` returns the split decoded once to a
+    memory-mapped uint8 cache (:func:`tlcore.data.decoded.decode`) with augmentation on the device."""
     spec = REAL[name]
+    carve_val = spec.carve_val if val_per_class is None else val_per_class
+    if split == "train":
+        available = per_class_available(name, "train") + (0 if spec.official("val") else spec.carve_val - carve_val)
+        check_training_size(name, n_per_class, available)
     root = Path(root) if root is not None else data_root()
-    has_test = bool(spec.test_kwargs)
-    base = _open_torchvision(spec, "test" if split == "test" and has_test else "train", root, download)
+    part = split if spec.official(split) else "train"
+    base = _open_torchvision(spec, part, root, download)
     labels = _targets(base)
-    if split == "test" and has_test:
+    if split != "train" and spec.official(split):
         indices = np.arange(len(labels))
     else:
-        indices = split_indices(labels, split, n_per_class, seed, name=name, val_per_class=val_per_class,
-                                test_per_class=0 if has_test else 20)
+        indices = split_indices(labels, split, n_per_class, seed, name=name,
+                                val_per_class=0 if spec.official("val") else carve_val,
+                                test_per_class=0 if spec.official("test") else spec.carve_test)
+    custom = transform is not None
     transform, evaluation = _transforms(transform, image_size, split)
-    return RealImageDataset(base, indices, torch.from_numpy(labels[indices]), _class_names(base, labels),
-                            transform, name, split, {"role": "real-tier", "seed": seed}, evaluation)
+    info = {"role": "real-tier", "seed": seed, "image_size": image_size, "part": part,
+            "source": f"{spec.torchvision_class}:{spec.splits[part]}:{root}"}
+    dataset = RealImageDataset(base, indices, torch.from_numpy(labels[indices]), _class_names(base, labels),
+                               transform, name, split, info, evaluation)
+    return _decoded(dataset, custom) if decoded else dataset
+
+
+def _decoded(dataset: RealImageDataset, custom_transform: bool):
+    if custom_transform:
+        raise ValueError("decoded=True crops, flips and normalises on the device itself; it takes no transform=")
+    from .decoded import decode
+
+    return decode(dataset)
 
 
 def load_folder(path: str | Path, split: str, n_per_class: int | None, seed: int, *, image_size: int = 224,
                 val_per_class: int = 5, test_per_class: int = 10,
-                transform: Callable | None = None) -> RealImageDataset:
+                transform: Callable | None = None, decoded: bool = False) -> RealImageDataset:
     """Any ``root/class_name/image.jpg`` folder, split per class by seed into test | val | train blocks."""
     from torchvision.datasets import ImageFolder
 
@@ -187,9 +270,12 @@ def load_folder(path: str | Path, split: str, n_per_class: int | None, seed: int
     labels = np.asarray(base.targets, dtype=np.int64)
     indices = split_indices(labels, split, n_per_class, seed, name=f"folder:{path.name}",
                             val_per_class=val_per_class, test_per_class=test_per_class)
+    custom = transform is not None
     transform, evaluation = _transforms(transform, image_size, split)
-    return RealImageDataset(base, indices, torch.from_numpy(labels[indices]), list(base.classes), transform,
-                            f"folder:{path}", split, {"role": "folder", "seed": seed}, evaluation)
+    info = {"role": "folder", "seed": seed, "image_size": image_size, "part": "all", "source": f"folder:{path}"}
+    dataset = RealImageDataset(base, indices, torch.from_numpy(labels[indices]), list(base.classes), transform,
+                               f"folder:{path}", split, info, evaluation)
+    return _decoded(dataset, custom) if decoded else dataset
 
 
 def _transforms(transform: Callable | None, image_size: int, split: str) -> tuple[Callable, Callable]:

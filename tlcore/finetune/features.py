@@ -6,6 +6,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from .batches import loader_options
+
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -33,7 +35,8 @@ def extract_features(
     model.eval()
     outputs, labels = [], []
     try:
-        for inputs, targets in tqdm(ordered_batches(dataset, batch_size), disable=not progress, desc="features"):
+        for inputs, targets in tqdm(ordered_batches(dataset, batch_size, device), disable=not progress,
+                                    desc="features"):
             inputs = inputs.to(device, non_blocking=True)
             out = model.forward_features(inputs)
             out = model.forward_head(out, pre_logits=not logits)
@@ -61,10 +64,12 @@ def check_readable(model: nn.Module, dataset: Dataset, *, name: str = "the model
             "embedded datasets), timm backbones read RGB (real-tier datasets and image folders)")
 
 
-def ordered_batches(dataset: Dataset, batch_size: int):
+def ordered_batches(dataset: Dataset, batch_size: int, device: torch.device | str | None = None):
     """``(inputs, labels)`` batches of ``dataset`` in order, without training augmentation: sliced from an in-memory
-    dataset's tensors (its ``images`` are read once), else through a DataLoader over the dataset's
-    ``evaluation_view()`` when it has one (a real-tier training split otherwise crops and flips at random)."""
+    dataset's tensors (its ``images`` are read once), else through a DataLoader (see
+    :func:`~tlcore.finetune.batches.loader_options` for ``device``) over the dataset's ``evaluation_view()`` when it
+    has one (a real-tier training split otherwise crops and flips at random). A decoded real-tier dataset's uint8
+    batches are moved to ``device`` (default: stay on the CPU) and centre-cropped and normalised there."""
     evaluation_view = getattr(dataset, "evaluation_view", None)
     if evaluation_view is not None:
         dataset = evaluation_view()
@@ -73,7 +78,11 @@ def ordered_batches(dataset: Dataset, batch_size: int):
         for start in range(0, len(images), batch_size):
             yield images[start : start + batch_size], dataset.labels[start : start + batch_size]
     else:
-        yield from DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+        batch_transform = getattr(dataset, "batch_transform", None)
+        for inputs, labels in DataLoader(dataset, batch_size=batch_size, shuffle=False, **loader_options(device)):
+            if batch_transform is not None:
+                inputs = batch_transform(inputs.to(device or "cpu", non_blocking=True))
+            yield inputs, labels
 
 
 @torch.inference_mode()
@@ -102,7 +111,7 @@ def extract_stage_features(
     pooled: list[list[torch.Tensor]] = [[] for _ in chosen]
     labels = []
     try:
-        for inputs, targets in ordered_batches(dataset, batch_size):
+        for inputs, targets in ordered_batches(dataset, batch_size, device):
             model.forward_features(inputs.to(device, non_blocking=True))
             for store, output in zip(pooled, hooks.take()):
                 if output.ndim != 4:

@@ -9,29 +9,48 @@ Surveyed in Plested & Gedeon, "Deep Transfer Learning for Image Classification: 
 from __future__ import annotations
 
 from .emd import emd_similarity
+from .etran import ETranTerms, etran, etran_combine, etran_terms
 from .gbc import gbc
 from .hscore import h_score
+from .knn import knn_accuracy
 from .leep import leep
 from .logme import LogME, logme
 from .nce import nce
+from .ncti import NCTITerms, ncti, ncti_combine, ncti_terms
 from .nleep import nleep
+from .ped import ped, ped_features
 from .ranking import pearson, top1_relative_accuracy, weighted_kendall_tau
-from .select import DEFAULT_METRICS, METRICS, rank_models
+from .select import BASELINES, DEFAULT_METRICS, METRICS, rank_models, source_accuracy
+from .sfda import sfda
 from .transrate import transrate
 
 __all__ = [
+    "BASELINES",
     "DEFAULT_METRICS",
     "METRICS",
+    "ETranTerms",
     "LogME",
+    "NCTITerms",
     "emd_similarity",
+    "etran",
+    "etran_combine",
+    "etran_terms",
     "gbc",
     "h_score",
+    "knn_accuracy",
     "leep",
     "logme",
     "nce",
+    "ncti",
+    "ncti_combine",
+    "ncti_terms",
     "nleep",
     "pearson",
+    "ped",
+    "ped_features",
     "rank_models",
+    "sfda",
+    "source_accuracy",
     "top1_relative_accuracy",
     "transrate",
     "weighted_kendall_tau",

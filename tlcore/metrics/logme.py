@@ -36,8 +36,11 @@ class LogME:
     Departures from the authors' code, all towards the formula above: the evidence is evaluated at the returned
     (alpha, beta) with the m of those same values (theirs reuses m from the previous iterate); no 1e-5 is added to
     the denominators; the tolerance is far tighter (theirs: 1e-3 relative change of alpha / beta, at most 11 steps);
-    and when rank(F) < D the zero eigenvalues keep their ``log alpha`` terms in ``log det A``, which the authors'
-    N < D branch drops.
+    and when rank(F) < D the zero eigenvalues keep their ``log alpha`` terms in ``log det A``. The authors' code sums
+    ``log(alpha + beta s_i)`` over the singular values it keeps, so it drops those terms in both of its branches: with
+    N <= D (a thin SVD has only N values) and also with N > D, whose truncated SVD keeps only the singular values
+    above 1e-10, so that rank-deficient features (duplicated, collinear or constant dimensions) lose
+    ``(D - rank) / 2 log alpha`` there too.
 
     Args:
         regression: targets are real values (N,) or (N, K) instead of class labels.

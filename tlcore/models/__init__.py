@@ -12,6 +12,7 @@ from torch import nn
 
 from ..seeding import seed_everything
 from .resnet import small_resnet
+from .timm_weights import WEIGHTS_ENV, WeightsNotFound, weights_overlay
 from .zoo import ZOO, ZooEntry, entry_dir, load_source_model, register
 
 __all__ = ["create", "list_models", "load_source_model", "ModelNotAvailable", "ZOO", "ZooEntry", "register",
@@ -54,17 +55,23 @@ def _create_timm(name: str, pretrained: bool, num_classes: int | None, seed: int
     seed_everything(seed)
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
+    if pretrained:
+        try:
+            kwargs = weights_overlay(name, kwargs)  # $TLCORE_WEIGHTS: a local file instead of the hub
+        except WeightsNotFound as error:
+            raise ModelNotAvailable(str(error)) from None
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
     except Exception as error:  # hub and network errors come in many types; all mean "weights not here"
-        if not pretrained:
+        if not pretrained or "file" in (kwargs.get("pretrained_cfg_overlay") or {}):
             raise
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
         raise ModelNotAvailable(
             f"pretrained weights for timm model {name!r} are not in the local Hugging Face cache"
             f"{' and HF_HUB_OFFLINE is set' if offline else ' and could not be downloaded'}. Run once on a machine "
             f"with internet (e.g. Colab): timm.create_model({name!r}, pretrained=True), or copy its hub cache to "
-            f"$HF_HOME. ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+            f"$HF_HOME, or set ${WEIGHTS_ENV} to its weights file or a folder of them. "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
         ) from None
 
 

@@ -24,6 +24,12 @@ def save_table(frame: pd.DataFrame, name: str) -> Path:
     return path
 
 
+def save_tables(frames, names) -> list[Path]:
+    """Save ``frames[key]`` as table ``names[key]`` for every key the two mappings share, in the order of ``names``
+    (a study's result and its module's ``TABLES``)."""
+    return [save_table(frames[key], name) for key, name in names.items() if key in frames]
+
+
 def load_table(name: str) -> pd.DataFrame:
     path = tables_dir() / f"{name}.csv"
     if not path.exists():

@@ -6,6 +6,9 @@ import pandas as pd
 from ..runs.transfer import TransferRun, run_many
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"grid": "transfer_grid", "curves": "transfer_curves", "similarity": "target_similarity"}
+
 
 def tuned_transfer_grid(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Pretrained vs scratch over ``profile.targets`` x ``profile.sizes`` x ``profile.seeds``, each (target, init)

@@ -13,6 +13,10 @@ from ..finetune.recipes import BIT_LR, bit_hyperrule
 from ..runs.transfer import TransferRun, run_many
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"similarity": "hp_similarity", "grid": "hp_grid", "schedule": "hp_schedule", "mixup": "hp_mixup",
+          "bit": "hp_bit_recipe", "probe_gap": "hp_probe_gap"}
+
 
 def grid_protocol(profile, lr: float, momentum: float) -> Protocol:
     """The chapter's protocol at ``lr`` and ``momentum``, shortened to ``profile.hp_steps`` steps."""

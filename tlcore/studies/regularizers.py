@@ -8,6 +8,10 @@ from ..runs.selection import select_on_validation
 from ..runs.transfer import TransferRun, run_many
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"similarity": "regularizer_similarity", "sweep": "regularizer_sweep", "grid": "regularizer_grid",
+          "large": "regularizer_large"}
+
 
 def regularizer_weights(profile, protocols: dict[str, Protocol], *, progress: bool = True) -> pd.DataFrame:
     """The trade-off sweep: every set-up of ``profile.regularizers`` with a loss weight, at its default weight times

@@ -7,6 +7,9 @@ from .. import data, models
 from ..runs.transfer import TransferRun, run_many
 from .common import protocol_for
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"runs": "source_runs", "roles": "source_roles", "emd": "source_emd", "datl_weights": "source_datl_weights"}
+
 
 def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Sources of different size and match, two-step sources, DATL re-weighting and self-supervision (chapter 7).

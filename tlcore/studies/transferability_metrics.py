@@ -7,6 +7,10 @@ from .. import data, models
 from ..runs.transfer import run_many
 from .common import ranking_runs
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"scores": "transferability_scores", "accuracy": "transferability_accuracy",
+          "correlations": "transferability_correlations"}
+
 
 def transferability_study(profile, *, metrics=None, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Score every candidate source model on every target before fine-tuning, then fine-tune each on each.

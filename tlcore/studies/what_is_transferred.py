@@ -17,6 +17,10 @@ from ..data.base import ImageDataset
 from ..runs.transfer import TransferRun, train_model
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"runs": "transferred_runs", "curves": "transferred_curves", "pairs": "transferred_pairs",
+          "cka": "transferred_cka", "samples": "transferred_samples"}
+
 INITS = ("pretrained", "scratch")
 
 

@@ -7,6 +7,11 @@ from .. import models
 from ..runs.selection import select_on_validation
 from ..runs.transfer import TransferRun, run_many
 from .common import protocol_for
+from .does_transfer_help import TABLES as _CHAPTER_1_TABLES
+
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"probe_gap": "probe_vs_finetune", "stage_probes": "stage_probes", "tuning": "reinit_tuning",
+          "grid": "reinit_grid", "similarity": _CHAPTER_1_TABLES["similarity"]}
 
 
 def reinit_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:

@@ -7,6 +7,9 @@ from .. import models
 from ..runs.transfer import run_many
 from .common import ranking_runs
 
+# The result tables this chapter saves (key: table name); the claims of the same name read them.
+TABLES = {"sources": "source_models", "finetuned": "source_model_finetuned", "probes": "source_model_probes"}
+
 
 def source_model_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Which source model transfers best? For every zoo model of ``profile.source_roles``: its source accuracy
@@ -14,7 +17,7 @@ def source_model_study(profile, *, progress: bool = True) -> dict[str, pd.DataFr
     ``profile.ranking_size`` images per class (``probes``, one row per model x target x seed), and, for
     ``profile.candidates`` plus ``profile.source_finetuned``, fine-tuned accuracy at the ranking protocol of
     :func:`transferability_study` (``finetuned``, one row per run; the candidates' runs are the same runs)."""
-    from ..analysis.probes import probe_frame, source_model_frame
+    from ..analysis.probes import probe_frame
 
     finetuned_names = list(dict.fromkeys([*profile.candidates, *profile.source_finetuned]))
     roles = dict(profile.source_roles)
