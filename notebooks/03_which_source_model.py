@@ -61,7 +61,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.which_source_model import TABLES, source_model_study
 
 setup = start_chapter(profile, seeds=seeds)
-tlcore.models.list_models().query("name in @setup.source_roles.values()")
+tlcore.models.list_models().query("name in @setup.source_choice.roles.values()")
 
 # %% [markdown]
 # ## Experiment
@@ -111,7 +111,7 @@ g.set_axis_labels("source validation accuracy", "fine-tuned test accuracy");
 # in points of linear-probe and fine-tuned test accuracy, averaged over targets; one dot per seed.
 
 # %%
-reference = setup.source_roles["reference"]
+reference = setup.source_choice.roles["reference"]
 rows = []
 for measure, frame, column in (("linear probe", probes, "probe_accuracy"), ("fine-tuned", finetuned, "test_accuracy")):
     for model in frame["model"].unique():

@@ -59,7 +59,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.transferability_metrics import TABLES, transferability_study
 
 setup = start_chapter(profile, seeds=seeds)
-tlcore.models.list_models().query("name in @setup.candidates") if profile != "real" else setup.candidates
+tlcore.models.list_models().query("name in @setup.ranking.candidates") if profile != "real" else setup.ranking.candidates
 
 # %% [markdown]
 # ## Experiment

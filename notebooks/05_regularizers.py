@@ -75,7 +75,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.regularizers import TABLES, regularizer_study
 
 setup = start_chapter(profile, seeds=seeds)
-similarity = probe_similarity(setup.arch, setup.regularizer_targets, seeds=setup.seeds)
+similarity = probe_similarity(setup.arch, setup.regularization.targets, seeds=setup.seeds)
 save_table(similarity, TABLES["similarity"])
 similarity.groupby("target")["similarity"].mean().round(3)
 
@@ -125,7 +125,7 @@ def gains_over_plain(frame: pd.DataFrame) -> pd.DataFrame:
 grid = gains_over_plain(grid)
 g = sns.catplot(data=grid[grid.regularizer != "none"], x="regularizer", y="gain", hue="n_per_class", col="target",
                 kind="bar", errorbar="sd", height=3.2, aspect=1.6,
-                order=[r for r in setup.regularizers if r != "none"])
+                order=[r for r in setup.regularization.setups if r != "none"])
 g.refline(y=0, color="black", lw=0.8)
 g.set_xticklabels(rotation=45)
 g.set_axis_labels("", "gain over plain fine-tuning (points)");

@@ -64,7 +64,7 @@ from tlcore.results import save_table
 from tlcore.studies import hyperparameters as hp
 
 setup = start_chapter(profile, seeds=seeds)
-similarity = probe_similarity(setup.arch, setup.targets, n_per_class=setup.hp_sizes[0], seeds=setup.seeds)
+similarity = probe_similarity(setup.arch, setup.targets, n_per_class=setup.hp.sizes[0], seeds=setup.seeds)
 save_table(similarity, hp.TABLES["similarity"])
 order = similarity_order(similarity)
 similarity.groupby("target")["similarity"].mean().reindex(order).round(3)
@@ -179,14 +179,14 @@ sns.pointplot(data=schedule, x="n_per_class", y="test_accuracy", hue="protocol_s
 axes[0].set(title="H3: schedule length", xlabel="training images per class", ylabel="test accuracy")
 sns.pointplot(data=mixup, x="n_per_class", y="test_accuracy", hue="protocol_mixup_alpha", errorbar="sd", dodge=0.2,
               ax=axes[1])
-axes[1].set(title=f"H4: MixUp on {setup.mixup_target}", xlabel="training images per class", ylabel="")
+axes[1].set(title=f"H4: MixUp on {setup.hp.mixup_target}", xlabel="training images per class", ylabel="")
 bit_grid = score_diverged(bit[bit.recipe == "grid"])
 sns.pointplot(data=bit_grid, x="protocol_lr", y="test_accuracy", hue="schedule", errorbar="sd", dodge=0.2,
               ax=axes[2])
 axes[2].axhline(bit[bit.recipe == "tuned_reference"].test_accuracy.mean(), color="black", ls="--", lw=1,
                 label="chapter 1's recipe")
 axes[2].legend(fontsize=8)
-axes[2].set(title=f"H5: BiT rule grid on {setup.bit_target}", xlabel="learning rate", ylabel="")
+axes[2].set(title=f"H5: BiT rule grid on {setup.hp.bit_target}", xlabel="learning rate", ylabel="")
 fig.tight_layout()
 
 # %% [markdown]

@@ -98,7 +98,7 @@ g.set_axis_labels("α (0: model of the first seed, 1: of the second)", "test acc
 # %%
 pairs = measured["pairs"]
 barriers = 100 * pairs.groupby(["target", "init"])["error_barrier"].mean()
-near, far = setup.transferred_targets
+near, far = setup.transferred.targets
 for (target, init), value in barriers.items():
     glue(f"barrier_{'near' if target == near else 'far'}_{init}", f"{value:.1f}")
 pretrained = runs[runs.init == "pretrained"].groupby("target")["protocol_lr"].mean()

@@ -76,7 +76,7 @@ from tlcore.studies.neighbouring_problems import (TABLES, continual_study, domai
                                                   few_shot_study)
 
 setup = start_chapter(profile, seeds=seeds)
-labelled, shifted = setup.adaptation_pair
+labelled, shifted = setup.neighbours.adaptation_pair
 clean, textured = data.load(labelled, "test", seed=0), data.load(shifted, "test", seed=0)
 fig, axes = plt.subplots(2, 8, figsize=(9, 2.5))
 for column in range(8):
@@ -104,7 +104,7 @@ adaptation.groupby("method")[["source_accuracy", "target_accuracy"]].agg(["mean"
 continual = continual_study(setup)["runs"]
 save_table(continual, TABLES["continual"])
 continual_summary = (continual.groupby("method")[["test_accuracy", "source_accuracy_before", "source_accuracy"]]
-                     .mean().reindex(list(setup.continual_methods)))
+                     .mean().reindex(list(setup.neighbours.continual_methods)))
 continual_summary.round(3)
 
 # %% [markdown]
@@ -133,7 +133,7 @@ axes[0].set(title="Domain adaptation", xlabel="", ylim=(0, 1))
 sns.scatterplot(data=continual.assign(forgetting_points=100 * continual.forgetting), x="forgetting_points",
                 y="test_accuracy", hue="method", style="method", s=70, ax=axes[1])
 axes[1].axvline(0, color="grey", lw=0.8)
-axes[1].set(title=f"Learning {setup.continual_target}: forgetting vs target accuracy",
+axes[1].set(title=f"Learning {setup.neighbours.continual_target}: forgetting vs target accuracy",
             xlabel="source accuracy lost (points)", ylabel="target test accuracy")
 sns.lineplot(data=few_shot, x="k", y="test_accuracy", hue="target", style="method", markers=True,
              errorbar="sd", ax=axes[2])

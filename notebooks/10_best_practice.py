@@ -60,7 +60,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.best_practice import TABLES, evaluate_advice
 
 setup = start_chapter(profile, seeds=seeds)
-setup.advice_cells
+setup.advice.cells
 
 # %% [markdown]
 # ## Experiment
@@ -68,7 +68,7 @@ setup.advice_cells
 # This is what a user sees — the advisor's answer for the first cell:
 
 # %%
-target, n = setup.advice_cells[0]
+target, n = setup.advice.cells[0]
 print(tlcore.advise(setup.arch, target, n_per_class=n, seeds=setup.seeds))
 
 # %% [markdown]

@@ -87,10 +87,10 @@ def test_weighted_seed_mean_counts_resampled_seeds():
 
 def test_short_schedule_and_mixup_off_runs_are_the_grid_and_chapter_one_runs():
     profile = tlcore.studies.profiles.get_profile("embedded")
-    lr = profile.hp_lrs[0]
+    lr = profile.hp.lrs[0]
     grid_run = TransferRun("glyphs_near", 5, True, profile.arch, hp.grid_protocol(profile, lr, 0.9), 0)
     schedule_run = TransferRun("glyphs_near", 5, True, profile.arch,
-                               protocol_for(profile, lr).with_(steps=profile.hp_steps), 0)
+                               protocol_for(profile, lr).with_(steps=profile.hp.steps), 0)
     assert grid_run.key() == schedule_run.key()
     chapter_one = TransferRun("glyphs_mid", 20, True, profile.arch, protocol_for(profile, 0.1), 1)
     mixup_off = TransferRun("glyphs_mid", 20, True, profile.arch, protocol_for(profile, 0.1).with_(mixup_alpha=0.0), 1)
@@ -108,7 +108,7 @@ def test_bit_default_follows_the_rule_at_the_profile_scale():
 def test_probe_gap_refuses_probes_at_another_size():
     profile = tlcore.studies.profiles.get_profile("smoke")
     probes = pd.DataFrame({"target": ["glyphs_near"], "seed": [0], "n_per_class": [5], "probe_pretrained": [0.5]})
-    with pytest.raises(ValueError, match="hp_sizes"):
+    with pytest.raises(ValueError, match=r"hp\.sizes"):
         hp.probe_gap_study(profile, probes, progress=False)
 
 

@@ -52,7 +52,7 @@ def test_large_size_targets_must_be_swept_targets():
     import tlcore
     from tlcore.studies.regularizers import regularizer_study
 
-    profile = tlcore.studies.profiles.get_profile("smoke").with_(regularizer_large_targets=("textures_mid",))
+    profile = tlcore.studies.profiles.get_profile("smoke").with_(regularization={"large_targets": ("textures_mid",)})
     with pytest.raises(ValueError, match="textures_mid"):
         regularizer_study(profile, progress=False)
 

@@ -77,8 +77,8 @@ def test_finetune_vs_probe_pairs_runs_by_target_size_and_seed():
 
 
 def test_reinit_study_refuses_stages_the_model_lacks():
-    profile = tlcore.studies.profiles.get_profile("smoke").with_(reinit_stages=(2, 5))
-    with pytest.raises(ValueError, match=r"reinit_stages \[5\]"):
+    profile = tlcore.studies.profiles.get_profile("smoke").with_(reinit={"stages": (2, 5)})
+    with pytest.raises(ValueError, match=r"reinit.stages \[5\]"):
         reinit_study(profile, progress=False)
 
 

@@ -38,10 +38,10 @@ def test_penultimate_dropout_acts_in_pretraining_only():
 
 def test_ranking_runs_are_the_runs_chapter_4_fine_tunes():
     profile = tlcore.studies.profiles.get_profile("embedded")
-    protocol = protocol_for(profile, profile.ranking_lr).with_(steps=profile.ranking_steps)
-    chapter_4 = [TransferRun(t, profile.ranking_size, True, name, protocol, seed)
-                 for t in profile.targets for name in profile.candidates for seed in profile.seeds]
-    assert [s.key() for s in ranking_runs(profile, profile.candidates)] == [s.key() for s in chapter_4]
+    protocol = protocol_for(profile, profile.ranking.lr).with_(steps=profile.ranking.steps)
+    chapter_4 = [TransferRun(t, profile.ranking.size, True, name, protocol, seed)
+                 for t in profile.targets for name in profile.ranking.candidates for seed in profile.seeds]
+    assert [s.key() for s in ranking_runs(profile, profile.ranking.candidates)] == [s.key() for s in chapter_4]
 
 
 def test_source_model_frame_names_bad_roles():
@@ -55,8 +55,8 @@ def test_every_profile_role_names_a_zoo_model():
     for name in ("embedded", "smoke"):
         profile = tlcore.studies.profiles.get_profile(name)
         assert {"reference", "deeper", "fewer_steps", "fewer_images", "label_smoothing",
-                "penultimate_dropout"} <= set(profile.source_roles)
-        assert set(profile.source_roles.values()) | set(profile.source_finetuned) <= set(models.ZOO)
+                "penultimate_dropout"} <= set(profile.source_choice.roles)
+        assert set(profile.source_choice.roles.values()) | set(profile.source_choice.finetuned) <= set(models.ZOO)
 
 
 def test_seed_gains_pair_on_target_and_seed_and_average_over_targets():

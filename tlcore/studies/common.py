@@ -1,4 +1,5 @@
 """What several chapters share: the chapter-wide protocol, the learning rates tuned on validation, the ranking runs."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -20,7 +21,9 @@ def tuned_learning_rates(profile, *, progress: bool = True) -> pd.DataFrame:
     inits = {"pretrained": True, "scratch": False}
     tuning_specs = [
         TransferRun(target, profile.tuning_size, inits[init], profile.arch, protocol_for(profile, lr), profile.seeds[0])
-        for target in profile.targets for init, lrs in profile.lr_grid.items() for lr in lrs
+        for target in profile.targets
+        for init, lrs in profile.lr_grid.items()
+        for lr in lrs
     ]
     return select_on_validation(run_many(tuning_specs, progress=progress), by=["target", "init"], param="protocol_lr")
 
@@ -30,8 +33,12 @@ def _lr_lookup(chosen: pd.DataFrame) -> dict[tuple[str, str], float]:
 
 
 def ranking_runs(profile, names) -> list[TransferRun]:
-    """Fine-tune each pretrained zoo model of ``names`` on every target at ``profile.ranking_size`` images per class,
-    one protocol for all (``profile.ranking_lr``, ``profile.ranking_steps``), every seed."""
-    protocol = protocol_for(profile, profile.ranking_lr).with_(steps=profile.ranking_steps)
-    return [TransferRun(target, profile.ranking_size, True, name, protocol, seed)
-            for target in profile.targets for name in names for seed in profile.seeds]
+    """Fine-tune each pretrained zoo model of ``names`` on every target at ``profile.ranking.size`` images per class,
+    one protocol for all (``profile.ranking.lr``, ``profile.ranking.steps``), every seed."""
+    protocol = protocol_for(profile, profile.ranking.lr).with_(steps=profile.ranking.steps)
+    return [
+        TransferRun(target, profile.ranking.size, True, name, protocol, seed)
+        for target in profile.targets
+        for name in names
+        for seed in profile.seeds
+    ]

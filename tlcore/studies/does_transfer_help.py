@@ -1,4 +1,5 @@
 """Chapter 1, does transfer help? Pretrained against scratch over targets, sizes and seeds (T1, T7, T8)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -18,8 +19,13 @@ def tuned_transfer_grid(profile, *, progress: bool = True) -> dict[str, pd.DataF
     lr_of = _lr_lookup(chosen)
     specs = [
         TransferRun(target, n, init == "pretrained", profile.arch, protocol_for(profile, lr_of[target, init]), seed)
-        for target in profile.targets for n in profile.sizes for init in ("pretrained", "scratch")
+        for target in profile.targets
+        for n in profile.sizes
+        for init in ("pretrained", "scratch")
         for seed in profile.seeds
     ]
-    return {"chosen_lr": chosen, "grid": run_many(specs, progress=progress),
-            "curves": run_many(specs, progress=False, curves=True)}
+    return {
+        "chosen_lr": chosen,
+        "grid": run_many(specs, progress=progress),
+        "curves": run_many(specs, progress=False, curves=True),
+    }

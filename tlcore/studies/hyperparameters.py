@@ -2,6 +2,7 @@
 and the linear-probe / quick fine-tune gap. Every run is a :class:`~tlcore.runs.transfer.TransferRun` of the pretrained
 source model, so runs equal to chapter 1's (same protocol) come from the store.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -14,13 +15,19 @@ from ..runs.transfer import TransferRun, run_many
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
-TABLES = {"similarity": "hp_similarity", "grid": "hp_grid", "schedule": "hp_schedule", "mixup": "hp_mixup",
-          "bit": "hp_bit_recipe", "probe_gap": "hp_probe_gap"}
+TABLES = {
+    "similarity": "hp_similarity",
+    "grid": "hp_grid",
+    "schedule": "hp_schedule",
+    "mixup": "hp_mixup",
+    "bit": "hp_bit_recipe",
+    "probe_gap": "hp_probe_gap",
+}
 
 
 def grid_protocol(profile, lr: float, momentum: float) -> Protocol:
-    """The chapter's protocol at ``lr`` and ``momentum``, shortened to ``profile.hp_steps`` steps."""
-    return protocol_for(profile, lr).with_(steps=profile.hp_steps, momentum=momentum)
+    """The chapter's protocol at ``lr`` and ``momentum``, shortened to ``profile.hp.steps`` steps."""
+    return protocol_for(profile, lr).with_(steps=profile.hp.steps, momentum=momentum)
 
 
 def chance_level(target: str) -> float:
@@ -35,14 +42,16 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def lr_momentum_grid(profile, *, progress: bool = True) -> pd.DataFrame:
-    """Fine-tune on every target at ``hp_sizes[0]`` (and at every hp size on ``hp_large_targets``) for each
+    """Fine-tune on every target at ``hp.sizes[0]`` (and at every hp size on ``hp.large_targets``) for each
     (lr, momentum) in ``hp_lrs`` x ``hp_momenta``, every seed, ``hp_steps`` steps. One row per run, with the
     ``effective_lr``, whether it ``diverged`` and the target's ``chance`` accuracy."""
     specs = [
         TransferRun(target, n, True, profile.arch, grid_protocol(profile, lr, momentum), seed)
         for target in profile.targets
-        for n in (profile.hp_sizes if target in profile.hp_large_targets else profile.hp_sizes[:1])
-        for lr in profile.hp_lrs for momentum in profile.hp_momenta for seed in profile.seeds
+        for n in (profile.hp.sizes if target in profile.hp.large_targets else profile.hp.sizes[:1])
+        for lr in profile.hp.lrs
+        for momentum in profile.hp.momenta
+        for seed in profile.seeds
     ]
     frame = _tidy(run_many(specs, progress=progress))
     frame["effective_lr"] = effective_learning_rate(frame["protocol_lr"], frame["protocol_momentum"])
@@ -50,16 +59,19 @@ def lr_momentum_grid(profile, *, progress: bool = True) -> pd.DataFrame:
 
 
 def schedule_study(profile, *, progress: bool = True) -> pd.DataFrame:
-    """At each ``hp_large_targets`` target's tuned learning rate (chapter 1's choice): the short schedule
+    """At each ``hp.large_targets`` target's tuned learning rate (chapter 1's choice): the short schedule
     (``hp_steps``) against the chapter-wide one (``steps``), at every hp size and seed. Both are cosine decays to 0,
     so the short one also decays faster. The long runs are chapter 1's; short ones at a grid learning rate are the
     grid's (momentum 0.9 is the default)."""
     lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
     specs = [
-        TransferRun(target, n, True, profile.arch,
-                    protocol_for(profile, lr_of[target, "pretrained"]).with_(steps=steps), seed)
-        for target in profile.hp_large_targets for n in profile.hp_sizes
-        for steps in sorted({profile.hp_steps, profile.steps}) for seed in profile.seeds
+        TransferRun(
+            target, n, True, profile.arch, protocol_for(profile, lr_of[target, "pretrained"]).with_(steps=steps), seed
+        )
+        for target in profile.hp.large_targets
+        for n in profile.hp.sizes
+        for steps in sorted({profile.hp.steps, profile.steps})
+        for seed in profile.seeds
     ]
     return _tidy(run_many(specs, progress=progress))
 
@@ -67,19 +79,22 @@ def schedule_study(profile, *, progress: bool = True) -> pd.DataFrame:
 def mixup_study(profile, *, progress: bool = True) -> pd.DataFrame:
     """MixUp (``mixup_alpha``) on and off on ``mixup_target`` at every size of the profile, its tuned learning
     rate, every seed. "Off" is chapter 1's run."""
-    lr = _lr_lookup(tuned_learning_rates(profile, progress=progress))[profile.mixup_target, "pretrained"]
+    lr = _lr_lookup(tuned_learning_rates(profile, progress=progress))[profile.hp.mixup_target, "pretrained"]
     specs = [
-        TransferRun(profile.mixup_target, n, True, profile.arch, protocol_for(profile, lr).with_(mixup_alpha=alpha),
-                    seed)
-        for n in profile.sizes for alpha in (0.0, profile.mixup_alpha) for seed in profile.seeds
+        TransferRun(
+            profile.hp.mixup_target, n, True, profile.arch, protocol_for(profile, lr).with_(mixup_alpha=alpha), seed
+        )
+        for n in profile.sizes
+        for alpha in (0.0, profile.hp.mixup_alpha)
+        for seed in profile.seeds
     ]
     return _tidy(run_many(specs, progress=progress))
 
 
 def bit_default(profile) -> Protocol:
     """The BiT-HyperRule protocol for ``bit_target`` at ``bit_size`` images per class, at ``bit_scale``."""
-    train = data.load(profile.bit_target, "train", profile.bit_size, seed=profile.seeds[0])
-    return bit_hyperrule(len(train), scale=profile.bit_scale, batch_size=profile.batch_size)
+    train = data.load(profile.hp.bit_target, "train", profile.hp.bit_size, seed=profile.seeds[0])
+    return bit_hyperrule(len(train), scale=profile.hp.bit_scale, batch_size=profile.batch_size)
 
 
 def bit_recipe_study(profile, *, progress: bool = True) -> pd.DataFrame:
@@ -91,17 +106,28 @@ def bit_recipe_study(profile, *, progress: bool = True) -> pd.DataFrame:
     best this book knows for the target, in the role of table 1's best known result.
     """
     default = bit_default(profile)
-    lrs = sorted({*profile.bit_lrs, BIT_LR})
-    cells = [(lr, schedule, default.with_(lr=lr, steps=default.steps * factor))
-             for lr in lrs for schedule, factor in (("default", 1), ("x2", 2))]
-    grid_specs = [TransferRun(profile.bit_target, profile.bit_size, True, profile.arch, protocol, seed)
-                  for _, _, protocol in cells for seed in profile.seeds]
+    lrs = sorted({*profile.hp.bit_lrs, BIT_LR})
+    cells = [
+        (lr, schedule, default.with_(lr=lr, steps=default.steps * factor))
+        for lr in lrs
+        for schedule, factor in (("default", 1), ("x2", 2))
+    ]
+    grid_specs = [
+        TransferRun(profile.hp.bit_target, profile.hp.bit_size, True, profile.arch, protocol, seed)
+        for _, _, protocol in cells
+        for seed in profile.seeds
+    ]
     grid = run_many(grid_specs, progress=progress)
     grid["recipe"] = "grid"
     grid["schedule"] = [schedule for _, schedule, _ in cells for _ in profile.seeds]
-    lr = _lr_lookup(tuned_learning_rates(profile, progress=progress))[profile.bit_target, "pretrained"]
-    reference = run_many([TransferRun(profile.bit_target, profile.bit_size, True, profile.arch,
-                                      protocol_for(profile, lr), seed) for seed in profile.seeds], progress=False)
+    lr = _lr_lookup(tuned_learning_rates(profile, progress=progress))[profile.hp.bit_target, "pretrained"]
+    reference = run_many(
+        [
+            TransferRun(profile.hp.bit_target, profile.hp.bit_size, True, profile.arch, protocol_for(profile, lr), seed)
+            for seed in profile.seeds
+        ],
+        progress=False,
+    )
     reference["recipe"], reference["schedule"] = "tuned_reference", "chapter 1"
     frame = _tidy(pd.concat([grid, reference], ignore_index=True))
     frame["bit_default"] = (frame.recipe == "grid") & (frame.protocol_lr == BIT_LR) & (frame.schedule == "default")
@@ -110,18 +136,28 @@ def bit_recipe_study(profile, *, progress: bool = True) -> pd.DataFrame:
 
 def probe_gap_study(profile, similarity: pd.DataFrame, *, progress: bool = True) -> pd.DataFrame:
     """Per target and seed: a quick fine-tune at a fixed, untuned learning rate (``quick_lr``, ``quick_steps``
-    steps) at ``hp_sizes[0]`` per class, against the linear probe on frozen source features of ``similarity``
+    steps) at ``hp.sizes[0]`` per class, against the linear probe on frozen source features of ``similarity``
     (:func:`tlcore.analysis.probes.probe_similarity` at the same size and seeds). Both on validation data;
     ``gap`` = quick fine-tune - probe."""
-    n = profile.hp_sizes[0]
+    n = profile.hp.sizes[0]
     if set(similarity.n_per_class) != {n}:
-        raise ValueError(f"the probes must be at hp_sizes[0]={n} images per class, got "
-                         f"{sorted(set(similarity.n_per_class))}")
-    protocol = protocol_for(profile, profile.quick_lr).with_(steps=profile.quick_steps)
-    quick = run_many([TransferRun(target, n, True, profile.arch, protocol, seed)
-                      for target in profile.targets for seed in profile.seeds], progress=progress)
+        raise ValueError(
+            f"the probes must be at hp.sizes[0]={n} images per class, got {sorted(set(similarity.n_per_class))}"
+        )
+    protocol = protocol_for(profile, profile.hp.quick_lr).with_(steps=profile.hp.quick_steps)
+    quick = run_many(
+        [
+            TransferRun(target, n, True, profile.arch, protocol, seed)
+            for target in profile.targets
+            for seed in profile.seeds
+        ],
+        progress=progress,
+    )
     quick = quick[["target", "seed", "n_per_class", "val_accuracy"]].rename(columns={"val_accuracy": "quick_ft"})
-    out = quick.merge(similarity[["target", "seed", "probe_pretrained"]].rename(columns={"probe_pretrained": "probe"}),
-                      on=["target", "seed"], validate="one_to_one")
+    out = quick.merge(
+        similarity[["target", "seed", "probe_pretrained"]].rename(columns={"probe_pretrained": "probe"}),
+        on=["target", "seed"],
+        validate="one_to_one",
+    )
     out["gap"] = out["quick_ft"] - out["probe"]
     return out

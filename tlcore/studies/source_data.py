@@ -1,4 +1,5 @@
 """Chapter 7, source data: sources of different size and match, two-step, DATL and self-supervision (S1-S5)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -15,7 +16,7 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     """Sources of different size and match, two-step sources, DATL re-weighting and self-supervision (chapter 7).
 
     Every (source model, target) pair the claims compare is fine-tuned with the chapter-4 protocol and linear-probed
-    (logistic regression on frozen features) at ``profile.ranking_size`` images per class, for every seed; both are
+    (logistic regression on frozen features) at ``profile.ranking.size`` images per class, for every seed; both are
     scored on the test split, with no choice made on it. Returns ``runs`` (model, source, target, seed,
     finetune_accuracy, val_accuracy, probe_accuracy), ``roles`` (claim, target, arm, model: which run plays which
     part in each comparison), ``emd`` (EMD similarity of each source dataset to each target in the features of
@@ -26,43 +27,61 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     from ..models.datl import datl_entry
 
     roles = []
-    for target in profile.source_targets:
-        roles += [("S3", target, "source", model) for model in profile.source_models]
-    for target, matched in profile.matched_sources:
-        roles += [("S1", target, "generic_large", profile.arch), ("S1", target, "matched_small", matched),
-                  ("S1", target, "generic_few", profile.few_letters_model),
-                  ("S1", target, "generic_many", profile.many_letters_model)]
-    for target, two_step in profile.two_step_models:
+    for target in profile.source_data.targets:
+        roles += [("S3", target, "source", model) for model in profile.source_data.models]
+    for target, matched in profile.source_data.matched:
+        roles += [
+            ("S1", target, "generic_large", profile.arch),
+            ("S1", target, "matched_small", matched),
+            ("S1", target, "generic_few", profile.source_data.few_letters_model),
+            ("S1", target, "generic_many", profile.source_data.many_letters_model),
+        ]
+    for target, two_step in profile.source_data.two_step_models:
         roles += [("S4", target, "one_step", profile.arch), ("S4", target, "two_step", two_step)]
     weight_tables = []
-    for target in profile.datl_targets:
-        name, weights = datl_entry(profile.datl_base, profile.arch, target, n_per_class=profile.ranking_size,
-                                   seed=profile.seeds[0])
+    for target in profile.source_data.datl_targets:
+        name, weights = datl_entry(
+            profile.source_data.datl_base, profile.arch, target, n_per_class=profile.ranking.size, seed=profile.seeds[0]
+        )
         weight_tables.append(weights.assign(target=target, model=name))
-        roles += [("S2", target, "unweighted", profile.datl_base), ("S2", target, "weighted", name)]
-    for target, selfsup in profile.selfsup_models:
+        roles += [("S2", target, "unweighted", profile.source_data.datl_base), ("S2", target, "weighted", name)]
+    for target, selfsup in profile.source_data.selfsup_models:
         roles += [("S5", target, "supervised_unrelated", profile.arch), ("S5", target, "selfsup_related", selfsup)]
     roles = pd.DataFrame(roles, columns=["claim", "target", "arm", "model"])
 
     pairs = roles[["model", "target"]].drop_duplicates()
-    protocol = protocol_for(profile, profile.ranking_lr).with_(steps=profile.ranking_steps)
-    specs = [TransferRun(row.target, profile.ranking_size, True, row.model, protocol, seed)
-             for row in pairs.itertuples() for seed in profile.seeds]
+    protocol = protocol_for(profile, profile.ranking.lr).with_(steps=profile.ranking.steps)
+    specs = [
+        TransferRun(row.target, profile.ranking.size, True, row.model, protocol, seed)
+        for row in pairs.itertuples()
+        for seed in profile.seeds
+    ]
     runs = run_many(specs, progress=progress).rename(columns={"arch": "model", "test_accuracy": "finetune_accuracy"})
     probes = []
     for model_name in pairs.model.unique():
         model = models.create(model_name, pretrained=True, progress=False).eval()
         for target in pairs[pairs.model == model_name].target:
             for seed in profile.seeds:
-                train = data.load(target, "train", profile.ranking_size, seed=seed)
+                train = data.load(target, "train", profile.ranking.size, seed=seed)
                 test = data.load(target, "test", seed=seed)
-                probes.append({"model": model_name, "target": target, "seed": seed,
-                               "probe_accuracy": linear_probe_accuracy(model, train, test)})
+                probes.append(
+                    {
+                        "model": model_name,
+                        "target": target,
+                        "seed": seed,
+                        "probe_accuracy": linear_probe_accuracy(model, train, test),
+                    }
+                )
     runs = runs.merge(pd.DataFrame(probes), on=["model", "target", "seed"])
     runs["source"] = runs.model.map(lambda name: models.ZOO[name].source)
     runs = runs[["model", "source", "target", "seed", "finetune_accuracy", "val_accuracy", "probe_accuracy"]]
-    return {"runs": runs, "roles": roles, "emd": source_emd(profile), "datl_weights": pd.concat(weight_tables),
-            "sources": source_models_table(pairs.model.unique())}
+    return {
+        "runs": runs,
+        "roles": roles,
+        "emd": source_emd(profile),
+        "datl_weights": pd.concat(weight_tables),
+        "sources": source_models_table(pairs.model.unique()),
+    }
 
 
 def source_models_table(names) -> pd.DataFrame:
@@ -72,31 +91,47 @@ def source_models_table(names) -> pd.DataFrame:
     rows = []
     for name in names:
         entry, provenance = models.ZOO[name], models.load_source_model(name, progress=False)[1]
-        rows.append({"model": name, "source": entry.source, "source_per_class": entry.source_per_class,
-                     "parent": entry.parent, "objective": entry.objective, "steps": entry.protocol.steps,
-                     "source_val_accuracy": provenance.get("source_val_accuracy"),
-                     "selfsup_final_loss": provenance.get("selfsup_final_loss"),
-                     "selfsup_uniform_loss": provenance.get("selfsup_uniform_loss")})
+        rows.append(
+            {
+                "model": name,
+                "source": entry.source,
+                "source_per_class": entry.source_per_class,
+                "parent": entry.parent,
+                "objective": entry.objective,
+                "steps": entry.protocol.steps,
+                "source_val_accuracy": provenance.get("source_val_accuracy"),
+                "selfsup_final_loss": provenance.get("selfsup_final_loss"),
+                "selfsup_uniform_loss": provenance.get("selfsup_uniform_loss"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def source_emd(profile) -> pd.DataFrame:
-    """EMD similarity (Cui et al. 2018) between each source dataset of ``profile.source_models`` and each of
-    ``profile.source_targets``, in the features of one generic model (``profile.arch``, as Cui et al. use one
+    """EMD similarity (Cui et al. 2018) between each source dataset of ``profile.source_data.models`` and each of
+    ``profile.source_data.targets``, in the features of one generic model (``profile.arch``, as Cui et al. use one
     ImageNet model for every domain): source validation images (seed 0) against target training images at
-    ``profile.ranking_size`` per class, one row per (source, target, seed)."""
+    ``profile.ranking.size`` per class, one row per (source, target, seed)."""
     from ..finetune.features import extract_features
     from ..metrics import emd_similarity
 
     extractor = models.create(profile.arch, pretrained=True, progress=False).eval()
     rows = []
-    for model_name in profile.source_models:
+    for model_name in profile.source_data.models:
         source = models.ZOO[model_name].source
         source_x, source_y = extract_features(extractor, data.load(source, "val", seed=0))
-        for target in profile.source_targets:
+        for target in profile.source_data.targets:
             for seed in profile.seeds:
-                target_x, target_y = extract_features(extractor, data.load(target, "train", profile.ranking_size,
-                                                                           seed=seed))
-                rows.append({"model": model_name, "source": source, "target": target, "seed": seed,
-                             "emd_similarity": emd_similarity(source_x, source_y, target_x, target_y)})
+                target_x, target_y = extract_features(
+                    extractor, data.load(target, "train", profile.ranking.size, seed=seed)
+                )
+                rows.append(
+                    {
+                        "model": model_name,
+                        "source": source,
+                        "target": target,
+                        "seed": seed,
+                        "emd_similarity": emd_similarity(source_x, source_y, target_x, target_y),
+                    }
+                )
     return pd.DataFrame(rows)

@@ -1,4 +1,5 @@
 """Chapter 4, transferability metrics: score the candidates before fine-tuning, then fine-tune them (M1, M2)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -8,25 +9,32 @@ from ..runs.transfer import run_many
 from .common import ranking_runs
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
-TABLES = {"scores": "transferability_scores", "accuracy": "transferability_accuracy",
-          "correlations": "transferability_correlations"}
+TABLES = {
+    "scores": "transferability_scores",
+    "accuracy": "transferability_accuracy",
+    "correlations": "transferability_correlations",
+}
 
 
 def transferability_study(profile, *, metrics=None, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Score every candidate source model on every target before fine-tuning, then fine-tune each on each.
 
-    Scores use the target's training split at ``profile.ranking_size`` images per class (first seed). Each candidate
-    is then fine-tuned from its pretrained weights with one protocol for all (``profile.ranking_lr``,
-    ``profile.ranking_steps``), for every seed.
+    Scores use the target's training split at ``profile.ranking.size`` images per class (first seed). Each candidate
+    is then fine-tuned from its pretrained weights with one protocol for all (``profile.ranking.lr``,
+    ``profile.ranking.steps``), for every seed.
     Returns ``scores`` (target, model, metric, score) and ``accuracy`` (one row per fine-tuning run).
     """
     from ..metrics import DEFAULT_METRICS, rank_models
 
-    candidates = {name: models.create(name, pretrained=True, progress=False).eval() for name in profile.candidates}
+    candidates = {
+        name: models.create(name, pretrained=True, progress=False).eval() for name in profile.ranking.candidates
+    }
     frames = []
     for target in profile.targets:
-        train = data.load(target, "train", profile.ranking_size, seed=profile.seeds[0])
+        train = data.load(target, "train", profile.ranking.size, seed=profile.seeds[0])
         scores = rank_models(candidates, train, metrics=metrics or DEFAULT_METRICS, progress=False)
         frames.append(scores.assign(target=target))
-    accuracy = run_many(ranking_runs(profile, profile.candidates), progress=progress).rename(columns={"arch": "model"})
+    accuracy = run_many(ranking_runs(profile, profile.ranking.candidates), progress=progress).rename(
+        columns={"arch": "model"}
+    )
     return {"scores": pd.concat(frames, ignore_index=True), "accuracy": accuracy}

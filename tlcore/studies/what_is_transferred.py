@@ -1,6 +1,7 @@
 """What is transferred: one set of fine-tuned models (pretrained and scratch starts x targets x seeds) and the
 measurements that look inside them — basins and shared mistakes (P1), stage-wise similarity to the source (P2) and
 which samples the pretrained start gets right (P4)."""
+
 from __future__ import annotations
 
 from itertools import combinations
@@ -18,31 +19,47 @@ from ..runs.transfer import TransferRun, train_model
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
-TABLES = {"runs": "transferred_runs", "curves": "transferred_curves", "pairs": "transferred_pairs",
-          "cka": "transferred_cka", "samples": "transferred_samples"}
+TABLES = {
+    "runs": "transferred_runs",
+    "curves": "transferred_curves",
+    "pairs": "transferred_pairs",
+    "cka": "transferred_cka",
+    "samples": "transferred_samples",
+}
 
 INITS = ("pretrained", "scratch")
 
 
 def fine_tuned_models(profile, *, progress: bool = True) -> tuple[dict, pd.DataFrame]:
-    """Every (target, init, seed) of ``profile.transferred_targets`` x both starts x ``profile.seeds`` fine-tuned at
-    ``profile.transferred_size`` images per class with chapter 1's tuned learning rate of that (target, init).
+    """Every (target, init, seed) of ``profile.transferred.targets`` x both starts x ``profile.seeds`` fine-tuned at
+    ``profile.transferred.size`` images per class with chapter 1's tuned learning rate of that (target, init).
     Returns ``{(target, init, seed): model}`` and one tidy row per run."""
-    chosen = tuned_learning_rates(profile.with_(targets=profile.transferred_targets), progress=progress)
+    chosen = tuned_learning_rates(profile.with_(targets=profile.transferred.targets), progress=progress)
     lr_of = _lr_lookup(chosen)
     fitted, rows = {}, []
-    cells = [(t, i, s) for t in profile.transferred_targets for i in INITS for s in profile.seeds]
+    cells = [(t, i, s) for t in profile.transferred.targets for i in INITS for s in profile.seeds]
     for target, init, seed in tqdm(cells, disable=not progress, desc="models", mininterval=2.0):
-        spec = TransferRun(target, profile.transferred_size, init == "pretrained", profile.arch,
-                           protocol_for(profile, lr_of[target, init]), seed)
+        spec = TransferRun(
+            target,
+            profile.transferred.size,
+            init == "pretrained",
+            profile.arch,
+            protocol_for(profile, lr_of[target, init]),
+            seed,
+        )
         fitted[target, init, seed], record = train_model(spec)
         rows.append({**spec.summary(), "val_accuracy": record.val_accuracy, "test_accuracy": record.test_accuracy})
     return fitted, pd.DataFrame(rows)
 
 
 def _union(first: ImageDataset, second: ImageDataset) -> ImageDataset:
-    return ImageDataset(torch.cat([first.images, second.images]), torch.cat([first.labels, second.labels]),
-                        first.classes, first.name, "train")
+    return ImageDataset(
+        torch.cat([first.images, second.images]),
+        torch.cat([first.labels, second.labels]),
+        first.classes,
+        first.name,
+        "train",
+    )
 
 
 def what_is_transferred(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
@@ -57,39 +74,69 @@ def what_is_transferred(profile, *, progress: bool = True) -> dict[str, pd.DataF
     - ``cka``: per (target, seed, stage), linear CKA between the source model and the pretrained start's fine-tuned
       model;
     - ``samples``: per (target, seed, test sample), its difficulty (k-disagreeing neighbours among
-      ``profile.difficulty_reference_size`` reference images per class of a held-out training sample) and whether
-      the pretrained and the scratch model of that seed get it right.
+      ``profile.transferred.difficulty_reference_size`` reference images per class of a held-out training sample) and
+      whether the pretrained and the scratch model of that seed get it right.
     """
     fitted, runs = fine_tuned_models(profile, progress=progress)
     source = models.create(profile.arch, pretrained=True, progress=False).eval()
     curves, pairs, cka, samples = [], [], [], []
-    for target in profile.transferred_targets:
+    for target in profile.transferred.targets:
         evaluation = data.load(target, "test", seed=profile.seeds[0])
-        correct = {(init, seed): evaluate_predictions(fitted[target, init, seed], evaluation)[0]
-                   for init in INITS for seed in profile.seeds}
+        correct = {
+            (init, seed): evaluate_predictions(fitted[target, init, seed], evaluation)[0]
+            for init in INITS
+            for seed in profile.seeds
+        }
         for init in INITS:
             for seed_a, seed_b in combinations(profile.seeds, 2):
                 a, b = fitted[target, init, seed_a], fitted[target, init, seed_b]
-                own_data = _union(data.load(target, "train", profile.transferred_size, seed=seed_a),
-                                  data.load(target, "train", profile.transferred_size, seed=seed_b))
-                curve = interpolation_curve(a, b, evaluation, points=profile.interpolation_points,
-                                            batchnorm_data=own_data)
+                own_data = _union(
+                    data.load(target, "train", profile.transferred.size, seed=seed_a),
+                    data.load(target, "train", profile.transferred.size, seed=seed_b),
+                )
+                curve = interpolation_curve(
+                    a, b, evaluation, points=profile.transferred.interpolation_points, batchnorm_data=own_data
+                )
                 keys = {"target": target, "init": init, "seed_a": seed_a, "seed_b": seed_b}
                 curves += [{**keys, **point} for point in curve]
-                pairs.append({**keys, "distance": parameter_distance(a, b),
-                              "relative_distance": parameter_distance(a, b, relative=True),
-                              "error_barrier": barrier([1 - p["accuracy"] for p in curve]),
-                              "loss_barrier": barrier([p["loss"] for p in curve]),
-                              "error_overlap": error_overlap(correct[init, seed_a], correct[init, seed_b])})
+                pairs.append(
+                    {
+                        **keys,
+                        "distance": parameter_distance(a, b),
+                        "relative_distance": parameter_distance(a, b, relative=True),
+                        "error_barrier": barrier([1 - p["accuracy"] for p in curve]),
+                        "loss_barrier": barrier([p["loss"] for p in curve]),
+                        "error_overlap": error_overlap(correct[init, seed_a], correct[init, seed_b]),
+                    }
+                )
         for seed in profile.seeds:
             for stage, value in stagewise_cka(source, fitted[target, "pretrained", seed], evaluation).items():
                 cka.append({"target": target, "seed": seed, "stage": stage, "cka": value})
-        reference = data.load(target, "train", profile.difficulty_reference_size, seed=profile.difficulty_reference_seed)
+        reference = data.load(
+            target,
+            "train",
+            profile.transferred.difficulty_reference_size,
+            seed=profile.transferred.difficulty_reference_seed,
+        )
         difficulty = knn_disagreement(reference, evaluation)
         for seed in profile.seeds:
-            samples.append(pd.DataFrame({
-                "target": target, "seed": seed, "sample": range(len(evaluation)),
-                "label": evaluation.labels.numpy(), "difficulty": difficulty,
-                "correct_pretrained": correct["pretrained", seed], "correct_scratch": correct["scratch", seed]}))
-    return {"runs": runs, "curves": pd.DataFrame(curves), "pairs": pd.DataFrame(pairs), "cka": pd.DataFrame(cka),
-            "samples": pd.concat(samples, ignore_index=True)}
+            samples.append(
+                pd.DataFrame(
+                    {
+                        "target": target,
+                        "seed": seed,
+                        "sample": range(len(evaluation)),
+                        "label": evaluation.labels.numpy(),
+                        "difficulty": difficulty,
+                        "correct_pretrained": correct["pretrained", seed],
+                        "correct_scratch": correct["scratch", seed],
+                    }
+                )
+            )
+    return {
+        "runs": runs,
+        "curves": pd.DataFrame(curves),
+        "pairs": pd.DataFrame(pairs),
+        "cka": pd.DataFrame(cka),
+        "samples": pd.concat(samples, ignore_index=True),
+    }
