@@ -1,4 +1,6 @@
 """The chapters execute, and their paired .py and .ipynb sources agree."""
+import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -54,9 +56,26 @@ def test_every_chapter_in_the_toc_is_tested_here():
     assert {p.stem for p in ROOT.glob("notebooks/*.py") if p.stem in toc} == set(CHAPTERS)
 
 
+# Every value the smoke profile glues, recorded by scripts/glued_values.py (re-record it when a change is meant to
+# move numbers, and say so). Chapter 10 ranks its advice among every run the store holds, which depends on the
+# chapters executed before it in one results folder, so only the book-wide comparison of that script covers it.
+RECORDING = json.loads((ROOT / "tests" / "chapters" / "glued_smoke.json").read_text())
+RANKS_THE_WHOLE_STORE = {"10_best_practice"}
+
+
+def _glued_values(notebook) -> dict[str, str]:
+    spec = importlib.util.spec_from_file_location("glued_values", ROOT / "scripts" / "glued_values.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.glued(notebook)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_chapter_executes_at_its_smallest_parameters(chapter, tmp_path, tmp_results):
+def test_chapter_executes_at_its_smallest_parameters(chapter, tmp_path, tmp_results, monkeypatch):
     import papermill
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as the recording and the book build: one torch thread
 
     output = tmp_path / f"{chapter}.ipynb"
     papermill.execute_notebook(str(ROOT / "notebooks" / f"{chapter}.ipynb"), str(output),
@@ -73,3 +92,5 @@ def test_chapter_executes_at_its_smallest_parameters(chapter, tmp_path, tmp_resu
     assert (tmp_results / "tables" / f"{table}.csv").exists()
     images = sum("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
     assert images >= 2
+    if chapter not in RANKS_THE_WHOLE_STORE:
+        assert _glued_values(executed) == RECORDING[f"notebooks/{chapter}"]
