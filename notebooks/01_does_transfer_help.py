@@ -52,6 +52,7 @@ sizes = None  # training images per class; None: the profile's sizes
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 import tlcore
 from tlcore.analysis.probes import probe_similarity, similarity_order
@@ -61,7 +62,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.does_transfer_help import TABLES, tuned_transfer_grid
 
 setup = start_chapter(profile, seeds=seeds, sizes=sizes)
-setup
+setup.parameters()
 
 # %% [markdown]
 # ## Experiment
@@ -138,7 +139,10 @@ sns.scatterplot(data=published, x="train_size_k", y="gain", hue="type", s=60, ax
 for row in published.itertuples():
     ax.annotate(row.dataset, (row.train_size_k, row.gain), fontsize=7, xytext=(3, 2), textcoords="offset points")
 ax.set(xscale="log", xlabel="training set size (thousands, log scale)", ylabel="gain (points)",
-       title="Published: Kornblith et al. 2019 (survey table 2)");
+       title="Published: Kornblith et al. 2019 (survey table 2)")
+# Plain numbers at the decades only: the log axis' default minor labels (2x10^3, 4x10^6, ...) run into each other.
+ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+ax.xaxis.set_minor_formatter(NullFormatter());
 
 # %% [markdown]
 # ## Verdict

@@ -71,7 +71,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.source_data import TABLES, source_data_study
 
 setup = start_chapter(profile, seeds=seeds)
-setup
+setup.parameters("ranking", "source_data")
 
 # %% [markdown]
 # ## Experiment

@@ -62,7 +62,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.what_is_transferred import TABLES, what_is_transferred
 
 setup = start_chapter(profile, seeds=seeds)
-setup
+setup.parameters("transferred")
 
 # %% [markdown]
 # ## Experiment

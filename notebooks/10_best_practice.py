@@ -60,7 +60,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.best_practice import TABLES, evaluate_advice
 
 setup = start_chapter(profile, seeds=seeds)
-setup.advice.cells
+setup.parameters("advice")
 
 # %% [markdown]
 # ## Experiment

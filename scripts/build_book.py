@@ -58,6 +58,7 @@ def stage() -> None:
     STAGING.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, STAGING / name)
+    shutil.copytree(ROOT / "_static", STAGING / "_static")
     for folder in ("book", "notebooks"):
         shutil.copytree(ROOT / folder, STAGING / folder, ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
 
@@ -136,6 +137,21 @@ def execute(pages: list[str], profile: str, *, jobs: int = 1, start_chapters_unt
     return skipped
 
 
+def hide_injected_parameters(notebook: Path) -> None:
+    """Tag papermill's injected parameters cell ``remove-cell``: the page shows the chapter's own parameters cell and
+    the parameters table the chapter prints, not a second cell of assignments."""
+    import nbformat
+
+    if not notebook.exists():
+        return
+    executed = nbformat.read(notebook, as_version=4)
+    injected = [cell for cell in executed.cells if "injected-parameters" in cell.metadata.get("tags", [])]
+    for cell in injected:
+        cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
+    if injected:
+        nbformat.write(executed, notebook)
+
+
 def papermill_process(page: str, profile: str | None, threads: int) -> subprocess.Popen:
     """Start papermill on ``page`` (``profile`` None: no parameters) with ``threads`` torch threads; its output
     goes to ``_build/logs/<page>.log``."""
@@ -174,7 +190,10 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     until = time.monotonic() + args.start_chapters_within if args.start_chapters_within is not None else None
     stage()
-    skipped = execute(executable_pages(args.only), args.profile, jobs=args.jobs, start_chapters_until=until)
+    pages = executable_pages(args.only)
+    skipped = execute(pages, args.profile, jobs=args.jobs, start_chapters_until=until)
+    for page in pages:
+        hide_injected_parameters(STAGING / f"{page}.ipynb")
     if not args.no_html:
         render()
     if skipped:

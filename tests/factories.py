@@ -1,5 +1,7 @@
 """Tiny models and random image sets that the fine-tuning, regulariser and adaptation tests share."""
 import torch
+from torch import nn
+from torch.utils.data import Dataset
 
 from tlcore.data.base import ImageDataset
 from tlcore.models import small_resnet
@@ -31,3 +33,46 @@ class CountingDataset(ImageDataset):
     @images.setter
     def images(self, value):
         self.__dict__["images"] = value
+
+
+# Transferability metrics: a dataset whose first half of pixels carries the class, and models that see either half.
+METRIC_CLASSES, PIXELS = 3, 16
+
+
+class PatternDataset(Dataset):
+    """Three classes of 1x4x4 images (for transferability metrics): the first half of the pixels shows a class template, the second half is pure noise."""
+
+    def __init__(self, n: int = 90, seed: int = 0) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.labels = torch.arange(n) % METRIC_CLASSES
+        templates = torch.zeros(METRIC_CLASSES, PIXELS)
+        templates[:, : PIXELS // 2] = 3 * torch.randn(METRIC_CLASSES, PIXELS // 2, generator=generator)
+        self.pixels = templates[self.labels] + torch.randn(n, PIXELS, generator=generator)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.pixels[index].reshape(1, 4, 4), int(self.labels[index])
+
+
+class TinyTimmNet(nn.Module):
+    """timm's interface in miniature. ``looks_at`` picks which half of the pixels the embedding sees."""
+
+    def __init__(self, looks_at: slice, num_source_classes: int = 5, seed: int = 0, width: int = 6) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.embed = nn.Linear(PIXELS, width)
+        with torch.no_grad():
+            self.embed.weight[:, [i for i in range(PIXELS) if not looks_at.start <= i < looks_at.stop]] = 0
+        self.fc = nn.Linear(width, num_source_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(x.flatten(1))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.tanh(x)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

@@ -1,4 +1,5 @@
 """The helpers chapters call at their start and end."""
+import pandas as pd
 import pytest
 
 from tlcore.chapter import start_chapter
@@ -70,3 +71,31 @@ def test_every_table_a_claim_reads_is_named_by_a_study(tmp_results):
     frame = pd.DataFrame({"a": [1]})
     paths = save_tables({"grid": frame, "other": frame}, {"grid": "some_grid", "curves": "some_curves"})
     assert [p.name for p in paths] == ["some_grid.csv"] and (tmp_results / "tables" / "some_grid.csv").exists()
+
+
+def test_tables_show_whole_cells_a_dash_for_missing_values_and_no_counter_index():
+    import numpy as np
+
+    from tlcore.chapter import table_html
+
+    long_text = "steps(pretrained) to the fixed target " * 4
+    html = table_html(pd.DataFrame({"claim": ["T1", "T7"], "detail": [long_text, None], "gain": [0.123456, np.nan]}))
+    assert long_text.strip() in html and "..." not in html
+    assert html.count(">–<") == 2 and ">nan<" not in html.lower() and ">none<" not in html.lower()
+    assert ">0.1235<" in html
+    assert 'class="row_heading' not in html  # a 0, 1 index says nothing
+    by_target = table_html(pd.DataFrame({"gain": [1.0]}, index=pd.Index(["glyphs_near"], name="target")))
+    assert "glyphs_near" in by_target and 'class="row_heading' in by_target
+
+
+def test_chapters_register_the_table_display_for_frames_and_series():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from tlcore.chapter import set_style
+
+    shell = InteractiveShell.instance()
+    set_style()
+    html = shell.display_formatter.formatters["text/html"]
+    assert ">–<" in html(pd.Series([1.5, float("nan")], name="similarity"))
+    assert "dtype" not in html(pd.Series([1.5], name="similarity"))
+    InteractiveShell.clear_instance()

@@ -79,6 +79,31 @@ def start_chapter(profile: str, **parameters):
 
 
 def set_style() -> None:
+    """The book's plot style, and tables shown as a reader wants them (:func:`table_html`)."""
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - outside the book toolchain
+        return
+    shell = get_ipython()
+    if shell is not None:
+        html = shell.display_formatter.formatters["text/html"]
+        html.for_type(pd.DataFrame, table_html)
+        html.for_type(pd.Series, lambda series: table_html(series.to_frame()))
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    """``frame`` as the page shows it: every cell whole (no "..."), a missing value as "–", numbers to four
+    significant digits, and no 0, 1, 2 ... index column (a meaningful index, e.g. targets, is kept)."""
+    styler = frame.style.format(_cell, na_rep="–")
+    if isinstance(frame.index, pd.RangeIndex):
+        styler = styler.hide(axis="index")
+    return styler.to_html()

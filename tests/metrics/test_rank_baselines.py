@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from tlcore.metrics import (
     BASELINES,
@@ -24,58 +23,29 @@ from tlcore.metrics import (
     source_accuracy,
 )
 
-NUM_CLASSES, PIXELS = 3, 16
+from factories import PIXELS, PatternDataset, TinyTimmNet
+
+INFORMATIVE, NOISE = slice(0, PIXELS // 2), slice(PIXELS // 2, PIXELS)
 
 
-class Templates(Dataset):
-    """1x4x4 images: half the pixels show a class template, the other half is noise."""
-
-    def __init__(self, n: int = 60, seed: int = 0) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        self.labels = torch.arange(n) % NUM_CLASSES
-        templates = torch.zeros(NUM_CLASSES, PIXELS)
-        templates[:, : PIXELS // 2] = 3 * torch.randn(NUM_CLASSES, PIXELS // 2, generator=generator)
-        self.pixels = templates[self.labels] + torch.randn(n, PIXELS, generator=generator)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.pixels[index].reshape(1, 4, 4), int(self.labels[index])
+def templates(n: int = 60) -> PatternDataset:
+    return PatternDataset(n)
 
 
-class Net(nn.Module):
-    """timm's interface in miniature; the embedding sees the template half or the noise half of the pixels."""
-
-    def __init__(self, informative: bool, width: int = 6) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.embed = nn.Linear(PIXELS, width)
-        with torch.no_grad():
-            (self.embed.weight[:, PIXELS // 2:] if informative else self.embed.weight[:, : PIXELS // 2]).zero_()
-        self.fc = nn.Linear(width, 5)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embed(x.flatten(1))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.tanh(x)
-        return x if pre_logits else self.fc(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+def net(informative: bool, width: int = 6) -> TinyTimmNet:
+    return TinyTimmNet(INFORMATIVE if informative else NOISE, width=width)
 
 
 def candidates() -> dict[str, nn.Module]:
-    zoo_like, timm_like = Net(True), Net(False, width=8)
+    zoo_like, timm_like = net(True), net(False, width=8)
     zoo_like.tlcore_provenance = {"source_val_accuracy": 0.625}
     timm_like.pretrained_cfg = {"architecture": "net", "top1": 76.5}  # a percentage
-    return {"zoo_like": zoo_like, "timm_like": timm_like, "plain": Net(True, width=4)}
+    return {"zoo_like": zoo_like, "timm_like": timm_like, "plain": net(True, width=4)}
 
 
 @pytest.fixture(scope="module")
 def ranked() -> pd.DataFrame:
-    return rank_models(candidates(), Templates(), metrics=tuple(METRICS), batch_size=32, progress=False,
+    return rank_models(candidates(), templates(), metrics=tuple(METRICS), batch_size=32, progress=False,
                        baselines=True)
 
 
@@ -102,16 +72,16 @@ def test_source_accuracy_of_a_zoo_model_comes_from_its_provenance_and_never_pret
     provenance = load_source_model("glyph_micro", progress=False)[1]  # in the project cache (pretrained if not)
     created = create("glyph_micro", pretrained=True, progress=False)
     assert source_accuracy("glyph_micro", created) == provenance["source_val_accuracy"]  # attached by create
-    assert source_accuracy("glyph_micro", Net(True)) == provenance["source_val_accuracy"]  # looked up by name
+    assert source_accuracy("glyph_micro", net(True)) == provenance["source_val_accuracy"]  # looked up by name
     monkeypatch.setenv("TLCORE_CACHE", str(tmp_path / "empty"))
-    assert math.isnan(source_accuracy("glyph_micro", Net(True)))  # no cache: NaN, no pretraining
+    assert math.isnan(source_accuracy("glyph_micro", net(True)))  # no cache: NaN, no pretraining
     assert not list((tmp_path / "empty").rglob("weights.safetensors"))
 
 
 def test_ncti_and_etran_rows_combine_the_terms_over_the_models_ranked(ranked):
     from tlcore.finetune.features import extract_features
 
-    dataset, models = Templates(), candidates()
+    dataset, models = templates(), candidates()
     terms = {"ncti": [], "etran": []}
     for model in models.values():
         features, labels = extract_features(model, dataset, batch_size=32)
@@ -126,21 +96,21 @@ def test_ncti_and_etran_rows_combine_the_terms_over_the_models_ranked(ranked):
 
 
 def test_a_single_model_gets_zero_for_the_set_relative_metrics():
-    frame = rank_models({"only": Net(True)}, Templates(30), metrics=("ncti", "etran", "sfda"), progress=False)
+    frame = rank_models({"only": net(True)}, templates(30), metrics=("ncti", "etran", "sfda"), progress=False)
     assert list(frame.score[:2]) == [0.0, 0.0] and frame.score[2] < 0
 
 
 def test_knn_row_uses_fewer_folds_for_small_classes():
-    dataset = Templates(9)  # three samples per class
-    frame = rank_models({"m": Net(True)}, dataset, metrics="knn", progress=False)
+    dataset = templates(9)  # three samples per class
+    frame = rank_models({"m": net(True)}, dataset, metrics="knn", progress=False)
     from tlcore.finetune.features import extract_features
 
-    features, labels = extract_features(Net(True), dataset, batch_size=32)
+    features, labels = extract_features(net(True), dataset, batch_size=32)
     assert frame.score[0] == knn_accuracy(features, labels, folds=3)
 
 
 def test_without_baselines_the_frame_is_unchanged():
-    frame = rank_models({"m": Net(True)}, Templates(30), metrics=("logme", "sfda"), progress=False)
+    frame = rank_models({"m": net(True)}, templates(30), metrics=("logme", "sfda"), progress=False)
     assert list(frame.columns) == ["model", "metric", "score"] and list(frame.metric) == ["logme", "sfda"]
 
 

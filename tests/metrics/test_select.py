@@ -11,46 +11,7 @@ from torch.utils.data import Dataset
 from tlcore.finetune.features import extract_features
 from tlcore.metrics import DEFAULT_METRICS, METRICS, leep, logme, nce, rank_models
 
-NUM_CLASSES, PIXELS = 3, 16
-
-
-class PatternDataset(Dataset):
-    """1x4x4 images: the first half of the pixels shows a class template, the second half is pure noise."""
-
-    def __init__(self, n: int = 90, seed: int = 0) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        self.labels = torch.arange(n) % NUM_CLASSES
-        templates = torch.zeros(NUM_CLASSES, PIXELS)
-        templates[:, : PIXELS // 2] = 3 * torch.randn(NUM_CLASSES, PIXELS // 2, generator=generator)
-        self.pixels = templates[self.labels] + torch.randn(n, PIXELS, generator=generator)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.pixels[index].reshape(1, 4, 4), int(self.labels[index])
-
-
-class TinyTimmNet(nn.Module):
-    """timm's interface in miniature. ``looks_at`` picks which half of the pixels the embedding sees."""
-
-    def __init__(self, looks_at: slice, num_source_classes: int = 5, seed: int = 0) -> None:
-        super().__init__()
-        torch.manual_seed(seed)
-        self.embed = nn.Linear(PIXELS, 6)
-        with torch.no_grad():
-            self.embed.weight[:, [i for i in range(PIXELS) if not looks_at.start <= i < looks_at.stop]] = 0
-        self.fc = nn.Linear(6, num_source_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embed(x.flatten(1))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.tanh(x)
-        return x if pre_logits else self.fc(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+from factories import PIXELS, PatternDataset, TinyTimmNet
 
 
 @pytest.fixture(scope="module")

@@ -86,3 +86,25 @@ def test_chapters_after_the_window_are_skipped_but_the_book_pages_still_run(tmp_
                                  runner=fake_runner(log))
     assert sorted(skipped) == sorted(PAGES[:10])
     assert log == [("start", "book/claims"), ("end", "book/claims")]
+
+
+def test_papermills_injected_parameters_cell_is_hidden_and_the_chapters_own_stays(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell('profile = "embedded"', metadata={"tags": ["parameters"]}),
+                      nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["injected-parameters"]}),
+                      nbformat.v4.new_code_cell("setup")]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(notebook, path)
+    build_book.hide_injected_parameters(path)
+    tags = [cell.metadata.get("tags", []) for cell in nbformat.read(path, as_version=4).cells]
+    assert tags == [["parameters"], ["injected-parameters", "remove-cell"], []]
+    build_book.hide_injected_parameters(tmp_path / "not_executed.ipynb")  # a page that was skipped: nothing to do
+
+
+def test_the_staged_book_carries_its_stylesheet(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_book, "STAGING", tmp_path / "src")
+    build_book.stage()
+    assert (tmp_path / "src" / "_static" / "chapters.css").exists()
+    assert (tmp_path / "src" / "notebooks" / "01_does_transfer_help.ipynb").exists()
