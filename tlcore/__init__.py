@@ -7,7 +7,7 @@ best-practice table as a recipe for your target).
 from . import claims, data, finetune, models, results
 from .advisor import advise
 from .finetune import Protocol, fit
-from .runs.selection import select_on_validation
+from .results.selection import select_on_validation
 from .runs.transfer import TransferRun, run, run_many
 from .seeding import seed_everything
 from .studies.does_transfer_help import tuned_transfer_grid

@@ -9,6 +9,7 @@ from tlcore.finetune import Protocol, model_stages
 from tlcore.regularizers import L2, L2SP, CoTuning, SampleBased
 from tlcore.regularizers.setups import DEFAULT_WEIGHTS, TRADE_OFF_SETUPS, prepare
 from tlcore.runs.transfer import TransferRun, run
+from tlcore.studies.regularizers import TABLES
 
 QUICK = Protocol(lr=0.05, steps=6, batch_size=16, eval_every=3)
 
@@ -79,8 +80,8 @@ def tables(gain, large_gain=lambda s, seed: 0.0, sizes=(5, 20), large_size=100):
                                   "test_accuracy": 0.9 + (setup != "none") * large_gain(setup, seed)
                                   + rng.normal(0, 0.001)})
     similarity = pd.DataFrame({"target": ["near", "far"], "seed": [0, 0], "similarity": [0.8, 0.2]})
-    return {"regularizer_grid": pd.DataFrame(rows), "regularizer_similarity": similarity,
-            "regularizer_large": pd.DataFrame(large)}.__getitem__
+    return {TABLES["grid"]: pd.DataFrame(rows), TABLES["similarity"]: similarity,
+            TABLES["large"]: pd.DataFrame(large)}.__getitem__
 
 
 def verdict(claim, tables):
@@ -132,8 +133,7 @@ def test_r8_reads_the_gain_at_the_large_size_only():
 
 def test_r8_names_a_missing_arm():
     missing = tables(lambda s, t, n, *_: 0)
-    frame = missing("regularizer_large")
-    broken = {"regularizer_grid": missing("regularizer_grid"),
-              "regularizer_large": frame[frame.regularizer != "l2sp"]}.__getitem__
+    frame = missing(TABLES["large"])
+    broken = {TABLES["grid"]: missing(TABLES["grid"]), TABLES["large"]: frame[frame.regularizer != "l2sp"]}.__getitem__
     with pytest.raises(ValueError, match="l2sp"):
         verdict("R8", broken)

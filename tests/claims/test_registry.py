@@ -7,6 +7,7 @@ import pytest
 
 from tlcore import claims
 from tlcore.claims import does_transfer_help as transfer
+from tlcore.studies import regularizers, transferability_metrics
 
 # The project's claim catalogue, copied from the shared folder so that a clean checkout tests against it too.
 CATALOGUE = Path(__file__).resolve().parent / "catalogue.md"
@@ -131,8 +132,8 @@ def ranking_tables(quality):
                                  "test_accuracy": 0.5 + 0.05 * i + rng.normal(0, 0.001)})
             for metric, q in quality.items():
                 scores.append({"target": target, "model": model, "metric": metric, "score": q * i})
-    return {"transferability_scores": pd.DataFrame(scores),
-            "transferability_accuracy": pd.DataFrame(accuracy)}.__getitem__
+    return {transferability_metrics.TABLES["scores"]: pd.DataFrame(scores),
+            transferability_metrics.TABLES["accuracy"]: pd.DataFrame(accuracy)}.__getitem__
 
 
 def test_m1_and_m2_follow_the_rank_agreement_of_each_metric():
@@ -159,7 +160,7 @@ def regularizer_tables(gain):
                                  "test_accuracy": 0.7 + (0 if setup == "none" else gain(setup, target, n))
                                  + rng.normal(0, 0.001)})
     similarity = pd.DataFrame({"target": ["near", "far"], "seed": [0, 0], "similarity": [0.8, 0.2]})
-    return {"regularizer_grid": pd.DataFrame(rows), "regularizer_similarity": similarity}.__getitem__
+    return {regularizers.TABLES["grid"]: pd.DataFrame(rows), regularizers.TABLES["similarity"]: similarity}.__getitem__
 
 
 def test_regularizer_rules_follow_the_synthetic_effects():

@@ -6,7 +6,7 @@ import tlcore
 from tlcore.finetune import Protocol
 from tlcore.results import load_table, save_table
 from tlcore.runs import transfer as experiment
-from tlcore.runs.selection import select_on_validation
+from tlcore.results.selection import select_on_validation
 from tlcore.runs.store import RunStore
 from tlcore.runs.transfer import TransferRun, run, run_many
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from ..runs.selection import select_on_validation
+from ..results.selection import select_on_validation
 from ..studies.what_to_transfer import TABLES as STUDY_TABLES
 from .ladder import ladder
 from .registry import Verdict

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..advisor import advise, measure_similarity
 from ..finetune.protocol import Protocol
-from ..runs.selection import select_on_validation
+from ..results.selection import select_on_validation
 from ..runs.store import RunStore
 from ..runs.transfer import TransferRun, run_many
 from .common import protocol_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..finetune.protocol import Protocol
-from ..runs.selection import select_on_validation
+from ..results.selection import select_on_validation
 from ..runs.transfer import TransferRun, run_many
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 

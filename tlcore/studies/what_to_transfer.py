@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import models
-from ..runs.selection import select_on_validation
+from ..results.selection import select_on_validation
 from ..runs.transfer import TransferRun, run_many
 from .common import protocol_for
 from .does_transfer_help import TABLES as _CHAPTER_1_TABLES
