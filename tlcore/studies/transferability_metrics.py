@@ -13,18 +13,22 @@ TABLES = {
     "scores": "transferability_scores",
     "accuracy": "transferability_accuracy",
     "correlations": "transferability_correlations",
+    "baselines": "transferability_baselines",
+    "tau": "transferability_tau",
 }
 
 
 def transferability_study(profile, *, metrics=None, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Score every candidate source model on every target before fine-tuning, then fine-tune each on each.
 
-    Scores use the target's training split at ``profile.ranking.size`` images per class (first seed). Each candidate
-    is then fine-tuned from its pretrained weights with one protocol for all (``profile.ranking.lr``,
-    ``profile.ranking.steps``), for every seed.
-    Returns ``scores`` (target, model, metric, score) and ``accuracy`` (one row per fine-tuning run).
+    Scores use the target's training split at ``profile.ranking.size`` images per class (first seed): every metric
+    of :data:`tlcore.metrics.METRICS` (or ``metrics``) and the sanity baselines that look at nothing of the target
+    (parameter count, reported source accuracy). Each candidate is then fine-tuned from its pretrained weights with
+    one protocol for all (``profile.ranking.lr``, ``profile.ranking.steps``), for every seed.
+    Returns ``scores`` (target, model, metric, score), ``baselines`` (the same columns, one row per baseline) and
+    ``accuracy`` (one row per fine-tuning run).
     """
-    from ..metrics import DEFAULT_METRICS, rank_models
+    from ..metrics import METRICS, rank_models
 
     candidates = {
         name: models.create(name, pretrained=True, progress=False).eval() for name in profile.ranking.candidates
@@ -32,9 +36,12 @@ def transferability_study(profile, *, metrics=None, progress: bool = True) -> di
     frames = []
     for target in profile.targets:
         train = data.load(target, "train", profile.ranking.size, seed=profile.seeds[0])
-        scores = rank_models(candidates, train, metrics=metrics or DEFAULT_METRICS, progress=False)
-        frames.append(scores.assign(target=target))
+        ranked = rank_models(candidates, train, metrics=metrics or tuple(METRICS), progress=False, baselines=True)
+        frames.append(ranked.assign(target=target))
+    ranked = pd.concat(frames, ignore_index=True)
+    columns = ["model", "metric", "score", "target"]
     accuracy = run_many(ranking_runs(profile, profile.ranking.candidates), progress=progress).rename(
         columns={"arch": "model"}
     )
-    return {"scores": pd.concat(frames, ignore_index=True), "accuracy": accuracy}
+    return {"scores": ranked[ranked.kind == "metric"][columns].reset_index(drop=True),
+            "baselines": ranked[ranked.kind == "baseline"][columns].reset_index(drop=True), "accuracy": accuracy}
