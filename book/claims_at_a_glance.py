@@ -46,11 +46,12 @@ def number(value):
     return "" if pd.isna(value) else f"{value:g}"
 
 
-rows = ["| ID | § | claim | chapter | verdict | key number |", "|---|---|---|---|---|---|"]
+# Four columns, the key number beside its verdict, so that the table fits the page's column.
+rows = ["| ID (§) | claim | chapter | verdict: key number |", "|---|---|---|---|"]
 for claim in frame.itertuples():
     key = f"{number(claim.key_number)} ({claim.key_label})" if claim.key_label else number(claim.key_number)
-    rows.append(f"| {claim.id} | {claim.section} | {claim.statement} | {chapter_link(claim.chapter)} | "
-                f"{BADGES[claim.verdict]} {claim.verdict} | {key} |")
+    verdict = f"{BADGES[claim.verdict]} {claim.verdict}" + (f": {key}" if key else "")
+    rows.append(f"| **{claim.id}** ({claim.section}) | {claim.statement} | {chapter_link(claim.chapter)} | {verdict} |")
 counts = Counter(frame.verdict)
 glue("glance_counts", ", ".join(f"{n} {v}" for v, n in counts.most_common()))
 Markdown("\n".join(rows))
