@@ -17,7 +17,7 @@ from tlcore.runs import continual
 from tlcore.runs.adaptation import AdaptationRun
 from tlcore.runs.continual import ContinualRun, WithHead, first_stable
 from tlcore.runs.spec import run, run_many
-from tlcore.runs.store import outcome_path, stored_outcome
+from tlcore.runs.store import OutcomeStore
 
 QUICK = Protocol(lr=0.05, steps=4, batch_size=16, eval_every=2)
 
@@ -74,12 +74,13 @@ def test_prototype_accuracy_is_perfect_on_its_own_separable_training_set():
 # Outcome store and runs --------------------------------------------------------------------------------------------
 
 def test_stored_outcome_computes_once(tmp_results):
-    calls = []
+    store, calls = OutcomeStore(), []
     compute = lambda: calls.append(1) or {"accuracy": 0.5}
-    assert stored_outcome({"kind": "test", "x": 1}, compute) == {"accuracy": 0.5}
-    assert stored_outcome({"kind": "test", "x": 1}, compute) == {"accuracy": 0.5}
-    assert len(calls) == 1 and outcome_path({"kind": "test", "x": 1}).exists()
-    stored_outcome({"kind": "test", "x": 2}, compute)
+    first, second = store.key({"kind": "test", "x": 1}), store.key({"kind": "test", "x": 2})
+    assert store.computed(first, compute) == {"accuracy": 0.5}
+    assert store.computed(first, compute) == {"accuracy": 0.5}
+    assert len(calls) == 1 and store.path(first).exists()
+    store.computed(second, compute)
     assert len(calls) == 2
 
 

@@ -11,7 +11,7 @@ from tlcore.runs import adaptation, continual, transfer
 from tlcore.runs.adaptation import AdaptationRun
 from tlcore.runs.continual import ContinualRun
 from tlcore.runs.spec import RunSpec, run, run_many
-from tlcore.runs.store import OutcomeStore, RunStore, stored_outcome
+from tlcore.runs.store import OutcomeStore, RunStore
 from tlcore.runs.transfer import TransferRun
 
 QUICK = Protocol(lr=0.05, steps=4, batch_size=16, eval_every=2)
@@ -117,13 +117,12 @@ def test_outcomes_live_beside_the_runs_with_the_same_interface(tmp_results):
     compute = lambda: calls.append(1) or {"accuracy": 0.5}
     key = store.outcomes.key({"kind": "test", "x": 1})
     assert key == RunStore.key({"kind": "test", "x": 1})  # one key function for both
-    assert store.outcomes.computed(key, compute) == stored_outcome({"kind": "test", "x": 1}, compute) == {
-        "accuracy": 0.5}
+    assert store.outcomes.computed(key, compute) == OutcomeStore().computed(key, compute) == {"accuracy": 0.5}
     assert len(calls) == 1 and key in store.outcomes and len(store.outcomes) == 1
     assert [tuple(s) for s in store.outcomes.records()] == [(key, None, {"accuracy": 0.5})]
     with pytest.raises(ValueError, match="keeps no configurations"):
         list(store.outcomes.records(kind="test"))
     store.outcomes.path(key).write_text("{not json")
     assert store.outcomes.get(key) is None and not store.outcomes.path(key).exists()
-    json.dumps(stored_outcome({"kind": "test", "x": 1}, compute))
+    json.dumps(OutcomeStore().computed(key, compute))
     assert len(calls) == 2

@@ -147,16 +147,3 @@ class OutcomeStore(_JsonStore):
     """Outcome dicts (JSON-able numbers) on disk under ``root`` (default ``results_dir()/outcomes``)."""
 
     folder = "outcomes"
-
-
-def outcome_path(config: dict) -> Path:
-    """Where the outcome of ``config`` is kept in the default outcome store."""
-    store = OutcomeStore()
-    return store.path(store.key(config))
-
-
-def stored_outcome(config: dict, compute: Callable[[], dict]) -> dict:
-    """The outcome of ``config``: read if this exact configuration was computed before, else ``compute()``d and
-    stored (in the default :class:`OutcomeStore`). ``compute`` returns a JSON-able dict of numbers."""
-    store = OutcomeStore()
-    return store.computed(store.key(config), compute)
