@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROFILE ?= embedded
 BOOK_ARGS ?=
 
-.PHONY: book test env clean lint-notebooks
+.PHONY: book test env clean lint-notebooks results verify
 
 book: $(VENV)/.installed
 	$(BIN)/python scripts/build_book.py --profile $(PROFILE) $(BOOK_ARGS)
@@ -20,6 +20,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
 	touch $@
+
+# Recompute the committed results store (store/) from nothing: every chapter, every zoo model. Resumable: run it
+# again after an interruption and it continues. Commit store/ afterwards.
+results: $(VENV)/.installed
+	$(BIN)/python scripts/build_results.py --profile $(PROFILE) $(RESULTS_ARGS)
+
+# Check the results store: every record readable and keyed by its configuration; recompute VERIFY_SAMPLE records.
+VERIFY_SAMPLE ?= 10
+verify: $(VENV)/.installed
+	HF_HUB_OFFLINE=1 $(BIN)/python -m tlcore verify --sample $(VERIFY_SAMPLE)
 
 clean:
 	rm -rf _build results .cache

@@ -20,8 +20,10 @@
 #
 # Every claim of the survey, by its stable ID, with the chapter that tests it and the verdict its rule computes from
 # that chapter's saved results. This page is generated: it reads `tlcore.claims` and the result tables; nothing in
-# the table is typed by hand. *planned* means no chapter tests the claim yet; *not run* means its chapter has not
-# been executed in this build.
+# the table is typed by hand. A verdict is the category of the claim's declared primary test (see below):
+# *supported*, *not supported* (credibly smaller than the smallest effect of interest, or the other way),
+# *inconclusive* (neither, at this budget), *not tested* (a declared precondition failed). *planned* means no chapter
+# tests the claim yet; *not run* means its chapter has not been executed in this build.
 
 # %% tags=["remove-input"]
 from collections import Counter
@@ -64,6 +66,52 @@ Markdown("\n".join(rows))
 # %% tags=["remove-input"]
 implemented = frame[frame.status == "implemented"][["id", "verdict", "detail", "rule"]]
 Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule}" for r in implemented.itertuples()))
+
+# %% [markdown]
+# ## Primary tests and where their results come from
+#
+# Each claim's verdict is the category of one primary test declared in the registry
+# ({doc}`the registry <api>`): the per-seed paired difference it tests, the claimed direction, the smallest
+# effect of interest and its preconditions. The p-values are one-sided; the adjusted p-value is Bonferroni's over
+# the {glue:text}`glance_family` declared tests, so that a claim's verdict depends on its own data only. "Results
+# from" is the commit and date of the newest record of the claim's chapter in the results store.
+
+# %% tags=["remove-input"]
+from tlcore.store import Store
+
+origin = Store().summary().set_index("file")
+glue("glance_family", str(int(frame.primary_n.notna().sum())))
+
+
+def results_from(chapter):
+    if chapter not in origin.index:
+        return "not in the store"
+    return f"{origin.loc[chapter, 'commit']} ({origin.loc[chapter, 'date']})"
+
+
+def interval(row):
+    if pd.isna(row.primary_effect) or not row.primary_n:
+        return "–"
+    unit = f" {row.primary_unit}" if row.primary_unit else ""
+    return f"{row.primary_effect:+.3g} [{row.primary_low:+.3g}, {row.primary_high:+.3g}]{unit}"
+
+
+tested = frame[frame.status == "implemented"]
+pd.DataFrame({
+    "claim": tested.id,
+    "verdict": [f"{BADGES[v]} {v}" for v in tested.verdict],
+    "effect [90% CI]": [interval(row) for row in tested.itertuples()],
+    "seeds": [int(n) if pd.notna(n) and n else "–" for n in tested.primary_n],
+    "p": [f"{p:.2g}" if pd.notna(p) else "–" for p in tested.primary_p_value],
+    "p adjusted": [f"{p:.2g}" if pd.notna(p) else "–" for p in tested.primary_p_adjusted],
+    "results from": [results_from(c) for c in tested.chapter],
+})
+
+# %% [markdown]
+# The results store, file by file (records, the newest record's commit and date, compute time):
+
+# %% tags=["remove-input"]
+origin.reset_index()
 
 # %% [markdown]
 # ## Execution time of this build

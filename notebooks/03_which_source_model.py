@@ -32,10 +32,11 @@
 # ## Setup
 #
 # The `parameters` cell below is what papermill overrides. `profile="embedded"` (the default, what CI runs) compares
-# small ResNets of the zoo, all pretrained by tlcore on the same rendered Latin/Greek/Cyrillic letters: the narrow
-# reference model (cross-entropy, 800 steps, 300 images per class), its deeper twin, twins with a quarter
-# and half of the pretraining steps, one pretrained on a fifth of the source images, and two with a different source
-# loss (label smoothing 0.1; dropout 0.5 on the penultimate features). `profile="smoke"` runs in seconds for tests.
+# small ResNets of the zoo, all pretrained by tlcore on the same rendered Latin/Greek/Cyrillic letters: the
+# reference model (cross-entropy, {glue:text}`reference_steps` steps, {glue:text}`reference_per_class` images per
+# class), its deeper twin, twins with fewer pretraining steps, one pretrained on fewer source images, and two with a
+# different source loss (label smoothing {glue:text}`label_smoothing`; dropout {glue:text}`penultimate_dropout` on
+# the penultimate features); the table below gives each recipe. `profile="smoke"` runs in seconds for tests.
 # The `real` profile has no zoo of its own for this chapter yet (ImageNet models come with no comparable recipes).
 
 # %% tags=["remove-cell"]
@@ -55,12 +56,19 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import show_verdicts, start_chapter
+from tlcore.chapter import glue, show_verdicts, start_chapter
 from tlcore.claims import which_source_model as rules
 from tlcore.results.tables import save_tables
 from tlcore.studies.which_source_model import TABLES, source_model_study
 
 setup = start_chapter(profile, seeds=seeds)
+zoo = {role: tlcore.models.ZOO[name] for role, name in setup.source_choice.roles.items()}
+if zoo:  # the recipes the text names (the real profile has no zoo for this chapter)
+    glue("reference_steps", zoo["reference"].protocol.steps)
+    glue("reference_per_class", zoo["reference"].source_per_class)
+    glue("label_smoothing", zoo["label_smoothing"].protocol.label_smoothing)
+    glue("penultimate_dropout", zoo["penultimate_dropout"].drop_rate)
+glue("ranking_size", setup.ranking.size)
 tlcore.models.list_models().query("name in @setup.source_choice.roles.values()")
 
 # %% [markdown]
@@ -68,11 +76,12 @@ tlcore.models.list_models().query("name in @setup.source_choice.roles.values()")
 #
 # Three measurements per source model. Its **source accuracy** is the validation accuracy recorded when the zoo
 # pretrained it. Its **linear-probe transfer** is the test accuracy of a logistic regression on its frozen features,
-# fitted on 20 training images per class of each target (the protocol of {cite}`kornblith2021why`; no
-# hyper-parameter is tuned, so the test split is read once). Its **fine-tuned transfer** uses chapter 4's ranking
-# protocol — the same 20 images per class, one learning rate and one schedule for every model — so the runs of the
-# models chapter 4 also ranks are the very same runs; one more model (fewer source images) is fine-tuned here.
-# Every measurement is repeated for each seed (a different training sample, head and batch order).
+# fitted on {glue:text}`ranking_size` training images per class of each target (the protocol of
+# {cite}`kornblith2021why`; no hyper-parameter is tuned, so the test split is read once). Its **fine-tuned
+# transfer** uses chapter 4's ranking protocol — the same {glue:text}`ranking_size` images per class, one learning
+# rate and one schedule for every model — so the runs of the models chapter 4 also ranks are the very same runs;
+# one more model (fewer source images) is fine-tuned here. Every measurement is repeated for each seed (a
+# different training sample, head and batch order).
 
 # %%
 study = source_model_study(setup)

@@ -32,11 +32,11 @@
 # Every candidate source model of the profile is scored on each target's training images (before any
 # fine-tuning), then fine-tuned on the same images with one protocol for all candidates, for every seed. The
 # ranking quality of a metric is the weighted Kendall τ between its scores and the mean fine-tuned test accuracy
-# (weighted so that the top of the ranking counts most, as in {cite}`you2021logme`). In the embedded tier the
-# candidates are eight zoo models that differ in depth, width, pretraining length, source size and objective; until
-# this version the chapter ranked four (the wide twin did not fit CI's time). The claims' rules were written for the
-# six metrics above; the newer SFDA, NCTI, ETran, PED and k-NN accuracy, and two baselines that look at nothing of
-# the target, are shown beside them.
+# (weighted so that the top of the ranking counts most, as in {cite}`you2021logme`). This profile ranks
+# {glue:text}`n_candidates` candidates; in the embedded tier they are zoo models that differ in depth, width,
+# pretraining length, source size and objective. The claims' rules were written for the six metrics above; the
+# newer SFDA, NCTI, ETran, PED and k-NN accuracy, and two baselines that look at nothing of the target, are shown
+# beside them.
 
 # %% tags=["remove-cell"]
 import sys
@@ -55,7 +55,7 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import show_reference, show_verdicts, start_chapter
+from tlcore.chapter import glue, show_reference, show_verdicts, start_chapter
 from tlcore.claims.transferability_metrics import DECLARED_METRICS, kendall_by_metric, tau_summary
 from tlcore.metrics import pearson
 from tlcore.results import save_table
@@ -63,6 +63,7 @@ from tlcore.results.tables import save_tables
 from tlcore.studies.transferability_metrics import TABLES, transferability_study
 
 setup = start_chapter(profile, seeds=seeds)
+glue("n_candidates", len(setup.ranking.candidates))
 tlcore.models.list_models().query("name in @setup.ranking.candidates") if profile != "real" else setup.ranking.candidates
 
 # %% [markdown]
@@ -112,8 +113,8 @@ ax.tick_params(axis="x", labelrotation=45);
 # %% [markdown]
 # Every score `tlcore.metrics` has, the newer ones included (SFDA, NCTI, ETran, PED over LogME, k-NN accuracy), and
 # two sanity baselines that look at nothing of the target: a model's parameter count and the accuracy it reached
-# on its own source. One number per score: the weighted τ averaged over targets, with a 95% interval from
-# resampling the fine-tuning seeds. The claims' rules were declared over the first six metrics before the others
+# on its own source. One number per score: the weighted τ averaged over targets, with an interval from
+# resampling the fine-tuning seeds (its level in the axis label). The claims' rules were declared over the first six metrics before the others
 # were added; these rows are descriptive.
 
 # %%

@@ -35,9 +35,9 @@
 #
 # One set of models serves all three claims: the source model fine-tuned from its pretrained weights and its
 # scratch twin trained from a random initialisation, on the nearest and the farthest target of the embedded world
-# (held-out letters and noisy gratings, see {doc}`../book/world`), 20 training images per class, three seeds, at the
-# learning rate chapter 1 chose on validation for each (target, start). These are the same runs as chapter 1's grid
-# at that size; the run store keeps their records, and `tlcore.runs.transfer.train_model` keeps their weights
+# (held-out letters and noisy gratings, see {doc}`../book/world`), {glue:text}`transferred_size` training images per
+# class, {glue:text}`n_seeds` seeds, at the learning rate chapter 1 chose on validation for each (target, start).
+# These are the same runs as chapter 1's grid at that size; the run store keeps their records, and `tlcore.runs.transfer.train_model` keeps their weights
 # (safetensors, checked by hash), so re-running this page trains nothing. Every measurement uses one common test
 # set per target, so models of different seeds can be compared sample by sample.
 
@@ -53,15 +53,25 @@ profile = "embedded"
 seeds = None  # None: the profile's seeds
 
 # %%
+import inspect
+
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 
-from tlcore.chapter import glue, show_verdicts, start_chapter
-from tlcore.claims.what_is_transferred import correctness_by_bin, extra_answer_difficulty
+import tlcore
+from tlcore.analysis.difficulty import knn_disagreement
+from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.claims.what_is_transferred import DIFFICULTY_BINS, correctness_by_bin, extra_answer_difficulty
 from tlcore.results.tables import save_tables
 from tlcore.studies.what_is_transferred import TABLES, what_is_transferred
 
 setup = start_chapter(profile, seeds=seeds)
+glue("transferred_size", setup.transferred.size)
+glue("n_seeds", len(setup.seeds))
+glue("difficulty_k", inspect.signature(knn_disagreement).parameters["k"].default)
+glue("difficulty_reference_size", setup.transferred.difficulty_reference_size)
+glue("difficulty_bins", DIFFICULTY_BINS)
 setup.parameters("transferred")
 
 # %% [markdown]
@@ -78,11 +88,11 @@ runs.groupby(["target", "init"])[["protocol_lr", "val_accuracy", "test_accuracy"
 #
 # ### P1: one basin or many?
 #
-# For every two seeds of one (target, start), the accuracy along the straight line θ(α) = (1 − α) θ_a + α θ_b in
-# parameter space. An interpolated network's BatchNorm running statistics (the average of the two models') do not
-# describe its own activations, so at every α — the ends included, so the curve is one procedure — they are
-# recomputed exactly on the two models' training images; the barrier is the largest drop of accuracy below the
-# straight line between the ends {cite}`neyshabur2020what`.
+# For every two seeds of one (target, start), the accuracy along the straight line
+# $\theta(\alpha) = (1 - \alpha)\,\theta_a + \alpha\,\theta_b$ in parameter space. An interpolated network's
+# BatchNorm running statistics (the average of the two models') do not describe its own activations, so at every α —
+# the ends included, so the curve is one procedure — they are recomputed exactly on the two models' training images;
+# the barrier is the largest drop of accuracy below the straight line between the ends {cite}`neyshabur2020what`.
 
 # %%
 curves = measured["curves"].assign(pair=lambda f: f.seed_a.astype(str) + "–" + f.seed_b.astype(str))
@@ -105,6 +115,11 @@ pretrained = runs[runs.init == "pretrained"].groupby("target")["protocol_lr"].me
 moved = pairs[pairs.init == "pretrained"].groupby("target")["relative_distance"].mean()
 glue("lr_ratio", f"{pretrained[far] / pretrained[near]:.0f}")
 glue("distance_ratio", f"{moved[far] / moved[near]:.1f}")
+larger_moves = pretrained[far] > pretrained[near] and moved[far] > moved[near]
+glue("p1_moves", "The far target asks for larger moves" if larger_moves else
+     "Here the far target does not ask for larger moves on both counts")
+glue("p1_basin", "Staying in one basin is a property of small moves from the source, which is what a similar "
+                 "target asks for." if larger_moves else "")
 pairs.groupby(["target", "init"])[["distance", "relative_distance", "error_barrier", "loss_barrier",
                                     "error_overlap"]].agg(["mean", "std"]).round(3)
 
@@ -113,36 +128,45 @@ pairs.groupby(["target", "init"])[["distance", "relative_distance", "error_barri
 # target {glue:text}`barrier_near_pretrained` vs {glue:text}`barrier_near_scratch`, on the far
 # target {glue:text}`barrier_far_pretrained` vs {glue:text}`barrier_far_scratch`. Neyshabur et
 # al.'s picture is a flat path (no barrier) between models fine-tuned from one pretrained start, a small distance
-# relative to their norm, and more shared mistakes than between models trained from scratch. The far target asks
-# for larger moves: the learning rate validation chose there is {glue:text}`lr_ratio` times the near target's, and
-# the fine-tuned models' distance relative to their norm is {glue:text}`distance_ratio` times the near target's.
-# Staying in one basin is a property of *small* moves from the source, which is what a similar target asks for.
+# relative to their norm, and more shared mistakes than between models trained from scratch.
+# {glue:text}`p1_moves`: the learning rate validation chose there is {glue:text}`lr_ratio` times the near target's,
+# and the fine-tuned models' distance relative to their norm is {glue:text}`distance_ratio` times the near
+# target's. {glue:text}`p1_basin`
 #
 # ### P2: which layers change?
 #
 # Linear CKA {cite}`kornblith2019cka` between the source model's and the fine-tuned model's activations of each
-# stage, on the target's test images: 1 means fine-tuning left that stage's representation as the source made it
-# (up to rotation and scale), lower values that it was rewritten.
+# stage, on the target's test images: a CKA of $1$ means fine-tuning left that stage's representation as the source
+# made it (up to rotation and scale), lower values that it was rewritten.
 
 # %%
 cka = measured["cka"]
 fig, ax = plt.subplots(figsize=(6, 3.4))
 sns.pointplot(data=cka, x="stage", y="cka", hue="target", errorbar=("pi", 100), dodge=0.2, ax=ax)
 ax.set(ylim=(0, 1.02), xlabel="stage (input → output)", ylabel="linear CKA(source, fine-tuned)",
-       title="Similarity to the source model after fine-tuning (range over seeds)");
+       title="Similarity to the source model after fine-tuning (range over seeds)")
+# The reading below is written from these numbers: CKA at the first and last stage, mean over seeds.
+by_stage = cka.groupby(["target", "stage"])["cka"].mean()
+ends = {t: (by_stage[t].iloc[0], by_stage[t].iloc[-1]) for t in (near, far)}
+trend = {t: "falls" if first > last else "rises" if first < last else "stays" for t, (first, last) in ends.items()}
+drop = {t: first - last for t, (first, last) in ends.items()}
+glue("p2_reading", "; ".join(f"on the {role} target ({t}) it {trend[t]} from {ends[t][0]:.2f} at the first stage to "
+                             f"{ends[t][1]:.2f} at the last" for role, t in (("near", near), ("far", far)))
+     + (", so the far target's representations moved further" if drop[far] > drop[near] else
+        ", so the far target's representations moved no further than the near target's"));
 
 # %% [markdown]
-# Both halves of the claim show: on either target similarity to the source falls from the first stage to the last,
-# and it falls much further on the far target, where even the first stage is partly rewritten and the last keeps
-# little of the source's representation. On the near target fine-tuning barely touches the first two stages.
+# Similarity to the source, mean over seeds: {glue:text}`p2_reading`. The P2 verdict below says whether these
+# differences exceed the spread over seeds.
 #
 # ### P4: where are the pretrained start's extra correct answers?
 #
 # A sample's difficulty must not come from the models being compared (a pretrained model's own confidence would
 # make its mistakes "hard" by definition). It is the k-disagreeing-neighbours score {cite}`smith2014instance`: the
-# share of its 10 nearest images (in standardised pixel space) among a held-out labelled reference sample (50
-# images per class, a training draw no compared model saw) that carry another label. Samples are cut into three
-# equal-count difficulty bins per target.
+# share of its {glue:text}`difficulty_k` nearest images (in standardised pixel space) among a held-out labelled
+# reference sample ({glue:text}`difficulty_reference_size` images per class, a training draw no compared model saw)
+# that carry another label. Samples are cut into {glue:text}`difficulty_bins` equal-count difficulty bins per
+# target.
 
 # %%
 samples = measured["samples"]
@@ -161,16 +185,34 @@ g.set_axis_labels("difficulty tercile (k-disagreeing neighbours)", "test accurac
 # scratch model's extra answers minus that of the pretrained model's; positive if the pretrained model's are easier):
 
 # %%
-extra_answer_difficulty(samples).round(3)
+extra = extra_answer_difficulty(samples)
+# The reading below is written from these numbers and the difficulty bins above (means over seeds).
+by_bin["lead"] = 100 * (by_bin.correct_pretrained - by_bin.correct_scratch)
+lead = by_bin.groupby(["target", "bin"])["lead"].mean()
+gap = extra.groupby("target")["difficulty_gap"].mean()
+
+
+def p4_reading(target: str) -> str:
+    leads = lead[target]
+    largest = {leads.index.min(): "easiest", leads.index.max(): "hardest"}.get(leads.idxmax(), "middle")
+    extra_answers = ("not comparable (one model had no extra answers)" if pd.isna(gap[target]) else
+                     f"{'easier' if gap[target] > 0 else 'harder' if gap[target] < 0 else 'no easier'} than scratch's")
+    return (f"on {target} the pretrained start's lead over scratch is {', '.join(f'{v:+.1f}' for v in leads)} points "
+            f"from the easiest bin to the hardest, largest in the {largest} one, and its extra correct answers are "
+            f"{extra_answers}")
+
+
+glue("p4_reading", "; ".join(p4_reading(target) for target in (near, far)))
+accuracy = runs.groupby(["target", "init"])["test_accuracy"].mean()
+glue("p4_accuracy", f"{accuracy.min():.2f} to {accuracy.max():.2f}")
+glue("p4_separating", f"{(extra.only_pretrained + extra.only_scratch).mean():.0f}")
+extra.round(3)
 
 # %% [markdown]
-# Neither half of the claim holds here. On the near target the pretrained start is better in every tercile and its
-# lead is *largest* on the hardest one: its extra answers are the ambiguous samples, not the easy ones. On the far
-# target the pretrained start is worse than scratch at this size (chapter 1's negative transfer) and loses most on
-# the hardest tercile — "struggles on ambiguous samples" in a sense — but the answers it gets and scratch misses are
-# no easier than the reverse. Two caveats: the difficulty score measures ambiguity in pixel space, which for
-# gratings (where phase and noise dominate the pixels) is only a rough proxy for what makes a sample hard for a
-# network; and with test accuracies above 90 % only a few dozen samples per seed separate the two models.
+# Mean over seeds, {glue:text}`p4_reading`. The P4 verdict below judges the claim on these numbers. Two caveats:
+# the difficulty score measures ambiguity in pixel space, which for gratings (where phase and noise dominate the
+# pixels) is only a rough proxy for what makes a sample hard for a network; and with test accuracies of
+# {glue:text}`p4_accuracy`, {glue:text}`p4_separating` test samples per seed, on average, separate the two models.
 
 # %% [markdown]
 # ## Verdict
@@ -178,7 +220,23 @@ extra_answer_difficulty(samples).round(3)
 # The rules were written in `tlcore.claims.what_is_transferred` before these runs; they read the tables saved above.
 
 # %%
-show_verdicts("P1", "P2", "P4")
+verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("P1", "P2", "P4")}
+for verdict in verdicts.values():
+    glue_verdict(verdict)
+# The advice below says what this build found, so it is chosen by the verdicts, not typed.
+held = {claim: verdict.verdict == "supported" for claim, verdict in verdicts.items()}
+glue("practice_p1", "here models fine-tuned from one pretrained start stayed in one basin (P1 supported), so "
+                    "averaging them is safe on a target like this one" if held["P1"] else
+     f"one pretrained start did not guarantee one basin here (verdict on P1: {verdicts['P1'].verdict})")
+glue("practice_p2", "Here the lower stages changed least (P2 supported): freezing them or giving them a smaller "
+                    "learning rate should cost little on a similar target, while on a dissimilar one re-initialising "
+                    "or a higher learning rate is worth trying" if held["P2"] else
+     f"Which stages fine-tuning rewrites is measurable (the CKA figure above; verdict on P2 here: "
+     f"{verdicts['P2'].verdict}): freeze or slow down only the stages that barely move on your target")
+glue("practice_p4", "Here the pretrained start's extra correct answers were the easy samples (P4 supported)"
+     if held["P4"] else f"Do not assume a pretrained start wins only on the easy cases (verdict on P4 here: "
+                        f"{verdicts['P4'].verdict}); look at where, by difficulty, your models differ")
+verdict_table(list(verdicts.values()))
 
 # %% [markdown]
 # - **P1** — {glue:text}`p1_verdict`. {glue:text}`p1_detail`
@@ -187,11 +245,7 @@ show_verdicts("P1", "P2", "P4")
 #
 # ## In practice
 #
-# - Fine-tuning from pretrained weights on a similar target is a local search: seeds end near each other and near
-#   the source, in one basin, so averaging or interpolating such fine-tuned models (as model soups do) is safe. On a
-#   dissimilar target, with the larger learning rate it needs, that no longer holds: check the path before averaging.
-# - The lower stages change least, and on a similar target hardly at all: freezing them or giving them a smaller
-#   learning rate costs little there. On a dissimilar target every stage moves, the top most; that is where
-#   re-initialising or a higher learning rate pays (chapter 2 measures it).
-# - Do not expect a pretrained start to win only on the easy cases: where the source fits, it also helps most on the
-#   samples that are ambiguous in pixel space; where it does not fit, it loses there first.
+# - Before averaging or interpolating fine-tuned models (as model soups do), check the path between them as above:
+#   {glue:text}`practice_p1`.
+# - {glue:text}`practice_p2` (chapter 2 measures re-initialising).
+# - {glue:text}`practice_p4`.

@@ -37,7 +37,8 @@
 # ## Setup
 #
 # `profile="embedded"` uses the narrow source model and the cells below; `profile="smoke"` runs in seconds for
-# tests. The thresholds (50 images per class; probe gain 0.5) were fixed in `tlcore.advisor` before this chapter ran.
+# tests. The thresholds ({glue:text}`small_below` images per class; probe gain {glue:text}`similar_from`) were fixed
+# in `tlcore.advisor` before this chapter ran.
 
 # %% tags=["remove-cell"]
 import sys
@@ -51,15 +52,22 @@ profile = "embedded"
 seeds = None  # None: the profile's seeds
 
 # %%
+import inspect
+
 import matplotlib.pyplot as plt
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import show_verdicts, start_chapter
+from tlcore.advisor import SIMILAR_FROM_PROBE_GAIN, SMALL_BELOW_PER_CLASS
+from tlcore.chapter import glue, show_verdicts, start_chapter
 from tlcore.results.tables import save_tables
-from tlcore.studies.best_practice import TABLES, evaluate_advice
+from tlcore.studies.best_practice import TABLES, evaluate_advice, recipes_run
 
 setup = start_chapter(profile, seeds=seeds)
+glue("small_below", SMALL_BELOW_PER_CLASS)
+glue("similar_from", SIMILAR_FROM_PROBE_GAIN)
+# evaluate_advice ranks among recipes with recipes_run's min_seeds seeds, or every seed when the profile has fewer.
+glue("min_seeds", min(inspect.signature(recipes_run).parameters["min_seeds"].default, len(setup.seeds)))
 setup.parameters("advice")
 
 # %% [markdown]
@@ -74,7 +82,8 @@ print(tlcore.advise(setup.arch, target, n_per_class=n, seeds=setup.seeds))
 # %% [markdown]
 # For every cell, the advisor's recipe is run: its learning rate is chosen inside the recipe's half of the chapter's
 # learning-rate grid on **validation** accuracy (first seed), then every seed runs at that rate. It is then ranked by
-# mean test accuracy against every recipe in the store for that cell with at least three seeds — pretrained and
+# mean test accuracy against every recipe in the store for that cell with at least {glue:text}`min_seeds` seeds —
+# pretrained and
 # scratch starts, regularisers, learning rates, re-initialisation, MixUp, whatever earlier chapters tried.
 
 # %%

@@ -160,7 +160,9 @@ def papermill_process(page: str, profile: str | None, threads: int) -> subproces
                "-k", "python3", "--no-progress-bar", "--no-request-save-on-cell-execute"]
     if profile is not None:
         command += ["-p", "profile", profile]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    # Records a chapter computes go to its own file of the results store, with the profile in their provenance.
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "TLCORE_CHAPTER": Path(page).name, "TLCORE_PROFILE": profile or ""}
     LOGS.mkdir(parents=True, exist_ok=True)
     with open(LOGS / f"{Path(page).name}.log", "w") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -183,7 +185,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start-chapters-within", type=float, default=None, metavar="SECONDS",
                         help="start no chapter later than this many seconds after launch (CI's time limit); skipped "
                              "chapters are listed and the book is still rendered; exit status 3 if any was skipped")
+    parser.add_argument("--prune-store", action="store_true",
+                        help="after executing every page, remove the records of the results store no page read "
+                             "(outcomes of an older budget or recipe)")
     args = parser.parse_args(argv)
+    if args.prune_store and args.only:
+        parser.error("--prune-store needs every page executed (not --only)")
     os.environ.setdefault("TLCORE_RESULTS", str(ROOT / "results"))
     os.environ.setdefault("TLCORE_CACHE", str(ROOT / ".cache" / "tlcore"))
     if args.profile != "real":
@@ -191,7 +198,15 @@ def main(argv: list[str] | None = None) -> None:
     until = time.monotonic() + args.start_chapters_within if args.start_chapters_within is not None else None
     stage()
     pages = executable_pages(args.only)
+    reads = Path(os.environ["TLCORE_RESULTS"]) / "store-reads"
+    if args.prune_store:
+        shutil.rmtree(reads, ignore_errors=True)
+        os.environ["TLCORE_STORE_READS"] = str(reads)
     skipped = execute(pages, args.profile, jobs=args.jobs, start_chapters_until=until)
+    if args.prune_store and not skipped:
+        from tlcore.store import Store, read_keys
+
+        print(f"[book] pruned {Store().prune(read_keys(reads))} records no page read", flush=True)
     for page in pages:
         hide_injected_parameters(STAGING / f"{page}.ipynb")
     if not args.no_html:

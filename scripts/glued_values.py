@@ -44,6 +44,7 @@ def record(profile: str, only: list[str]) -> dict[str, dict[str, str]]:
     values = {}
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["TLCORE_RESULTS"] = str(Path(scratch) / "results")
+        os.environ["TLCORE_STORE"] = str(Path(scratch) / "store")  # a scratch store: never the committed one
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ["TLCORE_CACHE"] = os.environ.get("TLCORE_CACHE", str(ROOT / ".cache" / "tlcore"))
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"

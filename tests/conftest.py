@@ -17,7 +17,9 @@ os.environ.setdefault("TLCORE_CACHE", str(ROOT / ".cache" / "tlcore"))
 
 @pytest.fixture(autouse=True, scope="session")
 def _session_results(tmp_path_factory):
-    os.environ["TLCORE_RESULTS"] = str(tmp_path_factory.mktemp("results"))
+    results = tmp_path_factory.mktemp("results")
+    os.environ["TLCORE_RESULTS"] = str(results)
+    os.environ["TLCORE_STORE"] = str(results / "store")  # never the committed store
     yield
 
 
@@ -31,6 +33,7 @@ def tmp_cache(tmp_path, monkeypatch):
 @pytest.fixture
 def tmp_results(tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("TLCORE_STORE", str(tmp_path / "results" / "store"))
     return tmp_path / "results"
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 from .claims.registry import Verdict
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
-BADGES = {"supported": "✔", "not supported": "✘", "mixed": "◐", "planned": "…", "not run": "—"}
+BADGES = {"supported": "✔", "not supported": "✘", "inconclusive": "?", "not tested": "∅", "mixed": "◐",
+          "planned": "…", "not run": "—"}
 
 
 def glue(name: str, value, display: bool = False):
@@ -27,13 +28,27 @@ def glue_verdict(verdict: Verdict) -> None:
     glue(f"{prefix}_verdict", f"{BADGES[verdict.verdict]} {verdict.verdict}")
     glue(f"{prefix}_key", verdict.key_number)
     glue(f"{prefix}_detail", verdict.detail)
+    primary = verdict.numbers.get("primary") if isinstance(verdict.numbers, dict) else None
+    if primary:
+        glue(f"{prefix}_primary", primary["reason"])
+
+
+def primary_summary(verdict: Verdict) -> dict:
+    """The primary test of a verdict in three short columns: effect with its interval, raw and adjusted p."""
+    primary = verdict.numbers.get("primary") if isinstance(verdict.numbers, dict) else None
+    if not primary or not primary.get("n"):
+        return {"effect [90% CI]": "–", "p (adjusted)": "–"}
+    unit = f" {primary['unit']}" if primary["unit"] else ""
+    return {"effect [90% CI]": f"{primary['effect']:+.3g} [{primary['low']:+.3g}, {primary['high']:+.3g}]{unit}, "
+                               f"n = {primary['n']}",
+            "p (adjusted)": f"{primary['p_value']:.2g} ({primary['p_adjusted']:.2g})"}
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
-    """One row per verdict, for display under a chapter's results."""
-    return pd.DataFrame([{"claim": v.claim, "verdict": f"{BADGES[v.verdict]} {v.verdict}",
-                          "key number": v.key_number, "what it is": v.key_label, "numbers behind it": v.detail}
-                         for v in verdicts])
+    """One row per verdict, for display under a chapter's results: the category, its primary test's effect and
+    p-values, and the numbers behind it."""
+    return pd.DataFrame([{"claim": v.claim, "verdict": f"{BADGES[v.verdict]} {v.verdict}", **primary_summary(v),
+                          "numbers behind it": v.detail} for v in verdicts])
 
 
 def show_verdicts(*claim_ids: str) -> pd.DataFrame:

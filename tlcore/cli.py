@@ -9,6 +9,8 @@
     python -m tlcore rank folder:/path/to/images --models resnet50 convnext_tiny --n-per-class 20
     python -m tlcore rank glyphs_near --models glyph_resnet_narrow glyph_micro --metrics all
     python -m tlcore advise glyphs_near --model glyph_resnet_narrow --n-per-class 5
+    python -m tlcore verify --sample 10         # recompute 10 stored outcomes from nothing and compare
+    python -m tlcore verify --stale             # list stored outcomes the current code would not read
 """
 from __future__ import annotations
 
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     pretrain.add_argument("names", nargs="+")
     claims = commands.add_parser("claims", help="every claim and its verdict from the saved results")
     claims.add_argument("--planned", action="store_true", help="include planned claims")
+    claims.add_argument("--calibration", action="store_true",
+                        help="simulate every claim's primary test under no effect and at its smallest effect of "
+                             "interest; write results/tables/rule_calibration.csv")
+    claims.add_argument("--n-sim", type=int, default=4000, help="simulated claims per rate (with --calibration)")
     fetch = commands.add_parser("data", help="load a dataset once (real tier: --download fetches it)")
     fetch.add_argument("name")
     fetch.add_argument("--download", action="store_true")
@@ -48,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     advice.add_argument("--model", required=True, help="the zoo or timm model you will fine-tune")
     advice.add_argument("--n-per-class", type=int, default=None, help="training images per class you will use")
     advice.add_argument("--similarity", type=float, default=None, help="a probe gain measured before (skips it)")
+    check = commands.add_parser("verify", help="check the results store: every record readable and keyed by its "
+                                               "configuration; recompute a random sample from nothing")
+    check.add_argument("--sample", type=int, default=0, help="records to recompute (default 0: only read them all)")
+    check.add_argument("--seed", type=int, default=None, help="draw this sample again (default: a fresh draw)")
+    check.add_argument("--stale", action="store_true", help="list the records the current code would not read")
+    check.add_argument("--store", default=None, help="the store's folder (default: the committed store)")
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -70,6 +82,17 @@ def _run(args: argparse.Namespace) -> int:
             _, provenance = models.load_source_model(name)
             print(f"{name}: source val accuracy {provenance['source_val_accuracy']:.3f}, "
                   f"{provenance['seconds']:.0f} s, {models.entry_dir(models.ZOO[name])}")
+    elif args.command == "claims" and args.calibration:
+        from .claims.registry import rule_calibration
+        from .results import save_table
+
+        frame = rule_calibration(n_sim=args.n_sim)
+        path = save_table(frame, "rule_calibration")
+        _print(frame[["claim", "false_supported_rate", "power", "seeds", "sd", "sd_measured"]])
+        worst = frame.loc[frame.false_supported_rate.idxmax()]
+        print(f"highest false 'supported' rate: {worst.false_supported_rate:.4f} ({worst.claim}, {worst.seeds} seeds); "
+              f"written to {path}")
+        return 1 if (frame.false_supported_rate > 0.05 + 3 * frame.mc_se).any() else 0
     elif args.command == "claims":
         frame = claims_module.claims_frame()
         if not args.planned:
@@ -100,7 +123,38 @@ def _run(args: argparse.Namespace) -> int:
         from .advisor import advise
 
         print(advise(args.model, args.dataset, n_per_class=args.n_per_class, similarity=args.similarity))
+    elif args.command == "verify":
+        return _verify(args)
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Exit status 1 if any record is unreadable, keyed wrongly, stale (with --stale) or recomputed differently."""
+    from .runs import verify
+    from .store import Store
+
+    if args.sample < 0:
+        raise ValueError(f"--sample must be >= 0, got {args.sample}")
+    store = Store(args.store)
+    failures = store.problems()
+    print(f"{len(store)} records in {store.root} ({len(store.files())} files); {len(failures)} unreadable or "
+          "keyed wrongly")
+    if args.stale:
+        found = verify.stale(store)
+        print(f"{len(found)} stale records")
+        failures += found
+    if args.sample:
+        seed, results = verify.verify(store, args.sample, seed=args.seed)
+        for record, found in results:
+            where = f"{record['file']}.jsonl {record['key']} ({record['kind']})"
+            print(f"{'DIFFERS' if found else 'same   '} {where}")
+            failures += [f"{where}{difference}" if difference.startswith(".") else f"{where}: {difference}"
+                         for difference in found]
+        print(f"recomputed {len(results)} records from nothing (draw again with --seed {seed}); "
+              f"{sum(bool(found) for _, found in results)} differ")
+    for failure in failures:
+        print(f"  {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -76,11 +76,12 @@ def test_prototype_accuracy_is_perfect_on_its_own_separable_training_set():
 def test_stored_outcome_computes_once(tmp_results):
     store, calls = OutcomeStore(), []
     compute = lambda: calls.append(1) or {"accuracy": 0.5}
-    first, second = store.key({"kind": "test", "x": 1}), store.key({"kind": "test", "x": 2})
-    assert store.computed(first, compute) == {"accuracy": 0.5}
-    assert store.computed(first, compute) == {"accuracy": 0.5}
-    assert len(calls) == 1 and store.path(first).exists()
-    store.computed(second, compute)
+    configs = {"kind": "test", "x": 1}, {"kind": "test", "x": 2}
+    first, second = (store.key(config) for config in configs)
+    assert store.computed(first, compute, config=configs[0]) == {"accuracy": 0.5}
+    assert store.computed(first, compute, config=configs[0]) == {"accuracy": 0.5}
+    assert len(calls) == 1 and first in OutcomeStore()  # on disk, where another process finds it
+    store.computed(second, compute, config=configs[1])
     assert len(calls) == 2
 
 

@@ -159,7 +159,7 @@ def _same_state(a, b):
 def test_train_model_caches_weights_and_a_second_call_trains_nothing(tmp_results, monkeypatch):
     store = RunStore()
     model, record = train_model(SPEC, store=store)
-    path = experiment.weights_dir(store) / SPEC.key()[:2] / f"{SPEC.key()}.safetensors"
+    path = experiment.weights_dir() / SPEC.key()[:2] / f"{SPEC.key()}.safetensors"
     assert path.exists() and not model.training
 
     def no_training(*args, **kwargs):
@@ -174,7 +174,7 @@ def test_train_model_caches_weights_and_a_second_call_trains_nothing(tmp_results
 def test_train_model_retrains_corrupted_weights_to_the_same_values(tmp_results):
     store = RunStore()
     model, record = train_model(SPEC, store=store)
-    path = experiment.weights_dir(store) / SPEC.key()[:2] / f"{SPEC.key()}.safetensors"
+    path = experiment.weights_dir() / SPEC.key()[:2] / f"{SPEC.key()}.safetensors"
     path.write_bytes(path.read_bytes()[:-8] + b"corrupt!")
     again, again_record = train_model(SPEC, store=store)
     assert _same_state(model, again) and again_record.history == record.history  # seeded: same weights again

@@ -1,6 +1,7 @@
 
 import pandas as pd
 import pytest
+from factories import damage_record
 
 import tlcore
 from tlcore.finetune import Protocol
@@ -63,9 +64,13 @@ def test_run_keys_change_with_every_field():
 def test_a_damaged_record_is_recomputed_not_trusted(tmp_results):
     spec = TransferRun("glyphs_near", 2, pretrained=False, arch="glyph_micro", protocol=QUICK, seed=0)
     store = RunStore()
-    run(spec, store=store)
-    store.path(spec.key()).write_text("{not json")
-    assert store.get(spec.key()) is None and not store.path(spec.key()).exists()
+    first = run(spec, store=store)
+    damaged = damage_record(store.root, spec.key())
+    fresh = RunStore()  # another process reading the damaged file
+    assert fresh.get(spec.key()) is None
+    assert any("line 1: unreadable record" in problem for problem in fresh.store.problems())
+    assert run(spec, store=fresh).test_accuracy == first.test_accuracy  # computed again, not trusted
+    assert "{not json" not in damaged.read_text() and RunStore().store.problems() == []
 
 
 def test_run_many_gives_tidy_rows_and_curves(tmp_results):

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from factories import damage_record, rekey_record
 
 from tlcore.finetune import Protocol
 from tlcore.finetune.record import RunRecord
@@ -44,7 +45,7 @@ def test_a_diverged_run_of_every_kind_is_stored_once_and_never_trained_again(kin
     assert len(calls) == 1 and isinstance(spec, RunSpec)
     assert _diverged(first) == _diverged(again) == "loss became nan at step 1"
     kept = spec.store(store)
-    assert len(kept) == 1 and kept.path(spec.key()).exists()  # stored once, under the run's key
+    assert len(kept) == 1 and kept.store.get(spec.key())["kind"] == type(spec).__name__  # once, under its key
     assert (kept is store) == (kind == "transfer")  # records in the run store, outcomes beside it
     row = run_many([spec], store=store, progress=False).iloc[0]
     assert math.isnan(row["val_accuracy"]) and len(calls) == 1
@@ -92,11 +93,9 @@ def test_records_are_queried_by_configuration_and_skip_what_cannot_be_trusted(tm
     wanted = [_put(store, seed=seed, diverged=seed == 1) for seed in range(3)]
     _put(store, seed=0, target="textures_far")  # another cell
     old = _put(store, seed=0, lr=0.3)
-    moved = store.path(old.key())
-    moved.rename(moved.with_name("0" * 20 + ".json"))  # a record of another store version: its key does not match
-    damaged = store.path("f" * 20)
-    damaged.parent.mkdir(parents=True, exist_ok=True)
-    damaged.write_text("{not json")
+    rekey_record(store.root, old.key(), "0" * 20)  # a record of another store version: its key does not match
+    damaged = damage_record(store.root, _put(store, seed=5).key())
+    store = RunStore(tmp_path / "runs")
     found = list(store.records(target="glyphs_near", n_per_class=5, arch="glyph_micro"))
     assert sorted(s.key for s in found) == sorted(spec.key() for spec in wanted)
     assert [s.key for s in found] == sorted(s.key for s in found)  # key order, as the files are sorted
@@ -106,23 +105,27 @@ def test_records_are_queried_by_configuration_and_skip_what_cannot_be_trusted(tm
         assert by_key[spec.key()].value.test_accuracy == 0.4
     assert "diverged" in by_key[wanted[1].key()].value.config
     assert len(list(store.records())) == 4 and len(list(store.records(seed=0))) == 2
-    assert damaged.exists()  # a query changes nothing
+    assert "{not json" in damaged.read_text()  # a query changes nothing
+    assert len(store.store.problems()) == 2  # the damaged line and the record whose key does not match
     assert list(RunStore(tmp_path / "empty").records()) == []
 
 
 def test_outcomes_live_beside_the_runs_with_the_same_interface(tmp_results):
     store = RunStore()
-    assert store.outcomes.root == store.root.parent / "outcomes" == OutcomeStore().root
+    assert store.outcomes.root == store.root == OutcomeStore().root  # one store, runs and outcomes by kind
     calls = []
     compute = lambda: calls.append(1) or {"accuracy": 0.5}
-    key = store.outcomes.key({"kind": "test", "x": 1})
-    assert key == RunStore.key({"kind": "test", "x": 1})  # one key function for both
-    assert store.outcomes.computed(key, compute) == OutcomeStore().computed(key, compute) == {"accuracy": 0.5}
-    assert len(calls) == 1 and key in store.outcomes and len(store.outcomes) == 1
-    assert [tuple(s) for s in store.outcomes.records()] == [(key, None, {"accuracy": 0.5})]
-    with pytest.raises(ValueError, match="keeps no configurations"):
-        list(store.outcomes.records(kind="test"))
-    store.outcomes.path(key).write_text("{not json")
-    assert store.outcomes.get(key) is None and not store.outcomes.path(key).exists()
-    json.dumps(OutcomeStore().computed(key, compute))
+    config = {"kind": "test", "x": 1}
+    key = store.outcomes.key(config)
+    assert key == RunStore.key(config)  # one key function for both
+    assert store.outcomes.computed(key, compute, config=config) == OutcomeStore().computed(key, compute, config=config) \
+        == {"accuracy": 0.5}
+    assert len(calls) == 1 and key in store.outcomes and len(store.outcomes) == 1 and len(store) == 0
+    assert [tuple(s) for s in store.outcomes.records()] == [(key, config, {"accuracy": 0.5})]
+    assert list(store.outcomes.records(kind="other")) == []
+    with pytest.raises(ValueError, match="not the hash of its configuration"):
+        store.outcomes.put(key, {"accuracy": 0.1}, config={"kind": "test", "x": 2})
+    damage_record(store.root, key)
+    assert OutcomeStore().get(key) is None
+    json.dumps(OutcomeStore().computed(key, compute, config=config))
     assert len(calls) == 2

@@ -20,6 +20,7 @@ from torch import nn
 
 from .. import data, models
 from ..finetune.features import extract_features, extract_stage_features
+from ..remembered import remembered
 
 PROBE_CS = (0.01, 0.1, 1.0)
 
@@ -62,6 +63,7 @@ def _splits(target: str, n_per_class: int, seed: int):
             data.load(target, "test", seed=seed))
 
 
+@remembered("probes", depends=lambda arguments: models.source_keys(arguments["arch"]))
 def frozen_feature_probes(arch: str, targets, sizes, seeds, *, cs=PROBE_CS) -> pd.DataFrame:
     """A probe on the pretrained ``arch``'s penultimate features, per target x training size x seed.
 
@@ -80,6 +82,7 @@ def frozen_feature_probes(arch: str, targets, sizes, seeds, *, cs=PROBE_CS) -> p
     return pd.DataFrame(rows)
 
 
+@remembered("probes", depends=lambda arguments: models.source_keys(arguments["arch"]))
 def stage_probes(arch: str, targets, n_per_class: int, seeds, *, cs=PROBE_CS) -> pd.DataFrame:
     """A probe on each stage's pooled features of the pretrained ``arch`` (see
     :func:`~tlcore.finetune.features.extract_stage_features`), per target x seed at ``n_per_class`` images per class.
@@ -131,6 +134,7 @@ def linear_probe_accuracy(model: nn.Module, train, evaluation, *, c: float = 1.0
     return float((classifier.predict(scaler.transform(eval_x.numpy())) == eval_y.numpy()).mean())
 
 
+@remembered("probes", depends=lambda arguments: models.source_keys(arguments["arch"]))
 def probe_similarity(arch: str, targets, *, n_per_class: int = 5, seeds=(0, 1, 2)) -> pd.DataFrame:
     """One row per (target, seed): probe accuracy on pretrained and on random features, and their difference."""
     source_model = models.create(arch, pretrained=True, progress=False).eval()
@@ -152,6 +156,7 @@ def similarity_order(frame: pd.DataFrame) -> list[str]:
     return list(frame.groupby("target")["similarity"].mean().sort_values(ascending=False).index)
 
 
+@remembered("probes", depends=lambda arguments: models.source_keys(*arguments["names"]))
 def probe_frame(names, targets, *, n_per_class: int, seeds) -> pd.DataFrame:
     """Linear-probe transfer (Kornblith et al.'s protocol): one row per (model, target, seed) with the test accuracy
     of a logistic regression on each pretrained model's frozen features of ``n_per_class`` training images per

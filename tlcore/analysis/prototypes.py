@@ -31,7 +31,7 @@ class PrototypeClassifier:
             x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return x
 
-    def fit(self, features, labels) -> "PrototypeClassifier":
+    def fit(self, features, labels) -> PrototypeClassifier:
         x, y = self._prepare(features), _as_array(labels)
         if len(x) == 0 or len(x) != len(y):
             raise ValueError(f"need as many labels as feature rows (and some), got {len(x)} rows and {len(y)} labels")

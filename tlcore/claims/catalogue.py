@@ -151,7 +151,15 @@ _CATALOGUE = [
      (practice.LEADERBOARD,), practice.rule_b1),
 ]
 
+# Each rule module declares its claims' primary tests (``PRIMARY``: claim id -> Primary) beside its rules.
+_PRIMARY = {claim_id: primary
+            for module in (transfer, W2, source_models, metrics, regularizers, hp, source_data, transferred, neighbours,
+                           practice)
+            for claim_id, primary in getattr(module, "PRIMARY", {}).items()}
+
 for claim_id, section, statement, experiment, chapter, *implemented in _CATALOGUE:
     tables, rule = implemented if implemented else ((), None)
     register(Claim(claim_id, section, statement, experiment, chapter, tuple(tables), rule,
-                   _rule_text(rule) if rule else ""))
+                   _rule_text(rule) if rule else "", _PRIMARY.pop(claim_id, None)))
+if _PRIMARY:
+    raise ValueError(f"primary tests declared for claims the catalogue does not have: {sorted(_PRIMARY)}")

@@ -50,7 +50,7 @@ def _fraction(p: float) -> str:
     return f"1/{denominator}" if denominator and abs(1 / denominator - p) < 1e-12 else _p(p)
 
 
-def _inconclusive_reason(result: TestResult, test: PrimaryTest) -> str:
+def _inconclusive_reason(result: TestResult, test: PrimaryTest, family_size: int = 1) -> str:
     if result.min_p > test.alpha:
         need = math.ceil(math.log2(1 / test.alpha))
         return (f"with {result.n} seeds the {_method_name(result)} cannot reach p <= {test.alpha:g} (smallest "
@@ -58,15 +58,18 @@ def _inconclusive_reason(result: TestResult, test: PrimaryTest) -> str:
     if result.sd == 0 or not math.isfinite(result.sd):
         return "all differences are equal, so no power can be computed"
     # sign-flip powers are simulated: 1000 samples (Monte Carlo error <= 0.016) keep a reason under ~0.1 s
-    achieved = power(result.n, test.smallest_effect, result.sd, test.alpha, test.method, n_sim=1000)
+    # at the level the adjusted p-value is compared with: alpha / family size (Bonferroni)
+    alpha = test.alpha / family_size
+    achieved = power(result.n, test.smallest_effect, result.sd, alpha, test.method, n_sim=1000)
     text = (f"power to detect the smallest effect of interest with {result.n} seeds at the observed sd "
-            f"{_num(result.sd, test.unit, sign=False)} is {achieved:.2f}")
-    need = seeds_needed(test.smallest_effect, result.sd, alpha=test.alpha, method=test.method, n_sim=500)
+            f"{_num(result.sd, test.unit, sign=False)}"
+            + (f" and the adjusted level {alpha:.2g}" if family_size > 1 else "") + f" is {achieved:.2f}")
+    need = seeds_needed(test.smallest_effect, result.sd, alpha=alpha, method=test.method, n_sim=500)
     return text + (f"; about {need} seeds would give 80%" if need is not None else "; over 100 seeds needed for 80%")
 
 
 def category(result: TestResult | None, adjusted_p: float | None, test: PrimaryTest | None, *,
-             precondition_failures=(), parts: Mapping | None = None) -> tuple[str, str]:
+             precondition_failures=(), parts: Mapping | None = None, family_size: int = 1) -> tuple[str, str]:
     """The verdict category of a claim and a short reason with numbers.
 
     result: the claim's :class:`TestResult` (may be None only when ``parts`` decides the claim alone).
@@ -76,6 +79,8 @@ def category(result: TestResult | None, adjusted_p: float | None, test: PrimaryT
     precondition_failures: names of declared preconditions that failed (each must be in ``test.preconditions``).
     parts: for a claim with several declared parts, a mapping part name -> that part's category (a string, or a
         ``(category, reason)`` pair as this function returns), each part decided by its own test.
+    family_size: the number of tests ``adjusted_p`` was adjusted over (Bonferroni), for the power an
+        inconclusive reason quotes (computed at alpha / family_size).
 
     Categories, in order of precedence:
       "not tested": a declared precondition failed (or a part is not tested); the reason names it.
@@ -117,13 +122,14 @@ def category(result: TestResult | None, adjusted_p: float | None, test: PrimaryT
 
     own = None
     if result is not None:
-        own = _primary_category(result, adjusted_p, test)
+        own = _primary_category(result, adjusted_p, test, family_size)
         if parts is None:
             return own
     return _combine_parts(own, parts)
 
 
-def _primary_category(result: TestResult, adjusted_p: float | None, test: PrimaryTest) -> tuple[str, str]:
+def _primary_category(result: TestResult, adjusted_p: float | None, test: PrimaryTest, family_size: int = 1
+                      ) -> tuple[str, str]:
     verdict = str(decide(result.p_value, result.p_opposite, result.low, result.high, test, adjusted_p))
     unit = test.unit
     sesoi = _num(test.sign * test.smallest_effect, unit)
@@ -146,8 +152,11 @@ def _primary_category(result: TestResult, adjusted_p: float | None, test: Primar
                              f"{_p(result.p_opposite)})")
         return verdict, (f"{interval} lies short of the smallest effect of interest {sesoi}: the effect is "
                          f"credibly smaller than the claim needs; {p_text}")
-    return verdict, (f"{interval} includes both no effect and the smallest effect of interest {sesoi}; {p_text} "
-                     f"> {test.alpha:g}; " + _inconclusive_reason(result, test))
+    excludes_zero = test.sign * (result.low if test.sign > 0 else result.high) > 0
+    where = ("excludes no effect, but not at the adjusted level" if excludes_zero else
+             f"includes both no effect and the smallest effect of interest {sesoi}")
+    return verdict, (f"{interval} {where}; {p_text} > {test.alpha:g}; "
+                     + _inconclusive_reason(result, test, family_size))
 
 
 def _combine_parts(own: tuple[str, str] | None, parts: Mapping) -> tuple[str, str]:

@@ -12,6 +12,8 @@ from scipy.stats import spearmanr
 
 from ..studies.does_transfer_help import TABLES as STUDY_TABLES
 from .ladder import ladder
+from .primary import Primary, collapsed_runs, describe_runs, seed_means
+from .primary_test import PrimaryTest
 from .registry import Verdict
 from .stats import bootstrap_ci, paired_difference, summarise
 
@@ -110,3 +112,48 @@ def rule_t8(tables, target: str = "textures_far") -> Verdict:
         f"(95% CI {100 * final_ci[1]:+.1f} to {100 * final_ci[2]:+.1f}).",
         {"threshold": threshold, "steps": {f"{k[0]}/{k[1]}": v for k, v in steps.items()}, "final_gain": final_ci},
     )
+
+
+# ------------------------------------------------------------------------------------------ primary tests (issue 14)
+
+def _no_collapsed_run(tables) -> dict[str, str]:
+    collapsed = collapsed_runs(tables(GRID), ["target", "n_per_class", "init"])
+    return {"no collapsed run": describe_runs(collapsed, ["target", "n_per_class", "init"])} if len(collapsed) else {}
+
+
+def _t7_differences(tables):
+    gains = transfer_gains(tables(GRID))
+    dissimilar = list(tables(SIMILARITY).groupby("target")["similarity"].mean().sort_values().index[:2])
+    cell = gains[gains.target.isin(dissimilar) & (gains.n_per_class == gains.n_per_class.max())]
+    return seed_means(cell.assign(ntg=-cell["gain"]), "ntg", scale=100)
+
+
+def _t8_differences(tables, target: str = "textures_far"):
+    curves = tables(CURVES)
+    curves = curves[(curves.target == target)]
+    curves = curves[curves.n_per_class == curves.n_per_class.max()]
+    threshold = 0.9 * curves.groupby(["init", "seed"])["val_accuracy"].max()["scratch"].mean()
+    never = float(curves["step"].max()) * 2
+    steps = {key: steps_to_reach(run, threshold, never) for key, run in curves.groupby(["init", "seed"])}
+    return np.array([steps["scratch", s] - steps["pretrained", s] for s in sorted({s for _, s in steps})])
+
+
+PRIMARY = {
+    "T1": Primary(
+        PrimaryTest("test accuracy of the pretrained start minus the scratch start, per seed averaged over every "
+                    "target and size", "greater", 2.0, method="t", unit="points",
+                    pairing="runs sharing a seed (training sample, classifier initialisation, batch order)",
+                    preconditions=("no collapsed run",)),
+        lambda tables: seed_means(transfer_gains(tables(GRID)), "gain", scale=100), _no_collapsed_run),
+    "T7": Primary(
+        PrimaryTest("negative transfer gap (scratch minus pretrained test accuracy) on the two targets least "
+                    "similar to the source at the largest size, per seed", "greater", 1.0, method="t",
+                    unit="points", pairing="runs sharing a seed", preconditions=("no collapsed run",)),
+        _t7_differences, _no_collapsed_run),
+    "T8": Primary(
+        PrimaryTest("training steps the scratch start needs minus those the pretrained start needs to reach 90% of "
+                    "scratch's best validation accuracy, on the far target at the largest size, per seed",
+                    "greater", 25.0, method="t", unit="steps", pairing="runs sharing a seed",
+                    preconditions=("no collapsed run",)),
+        _t8_differences, _no_collapsed_run),
+}

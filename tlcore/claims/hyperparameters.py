@@ -211,3 +211,8 @@ def rule_h5(tables) -> Verdict:
         f"{100 * selected.mean():.1f}%, gain {_points(gain)} points, recovering {recovered:.0%} of the gap.",
         {"gap": gap, "gain": gain, "selected": (lr, schedule), "recovered": recovered},
     )
+
+
+# ------------------------------------------------------------------------------------------ primary tests (issue 14)
+
+from .hyperparameters_primary import PRIMARY  # noqa: F401

@@ -5,14 +5,18 @@ Each rule is code written before its experiment runs. It reads the result tables
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from ..results.tables import has_table, load_table
+from .primary import Primary, calibration, family_size, primary_row
 
-VERDICTS = ("supported", "not supported", "mixed", "planned", "not run")
+# The categories of issue 14 (supported, not supported, inconclusive, not tested, mixed; see
+# tlcore.claims.categories), then the states of a claim without a verdict.
+VERDICTS = ("supported", "not supported", "inconclusive", "not tested", "mixed", "planned", "not run")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Claim:
     tables: tuple[str, ...] = ()
     rule: Rule | None = None
     rule_text: str = ""
+    primary: Primary | None = None  # the declared primary test; its category is the verdict
 
     @property
     def status(self) -> str:
@@ -70,7 +75,19 @@ def verdict(claim_id: str, tables: Callable[[str], pd.DataFrame] | None = None) 
         if missing:
             return Verdict(claim_id, "not run", detail=f"result tables missing: {', '.join(missing)}")
         tables = load_table
-    return claim.rule(tables)
+    secondary = claim.rule(tables)
+    if claim.primary is None:
+        return secondary
+    row = primary_row(claim.id, claim.primary, tables, family_size(primaries()))
+    return Verdict(claim.id, row["category"], secondary.key_number, secondary.key_label,
+                   f"Primary test: {row['reason']}. Secondary checks ({secondary.verdict} by the descriptive rule): "
+                   f"{secondary.detail}",
+                   {**secondary.numbers, "primary": row, "secondary_verdict": secondary.verdict})
+
+
+def primaries() -> dict[str, Primary]:
+    """Every claim's declared primary test: the family the p-values are adjusted over."""
+    return {claim.id: claim.primary for claim in CLAIMS.values() if claim.primary is not None}
 
 
 def claims_frame(with_verdicts: bool = True) -> pd.DataFrame:
@@ -81,7 +98,29 @@ def claims_frame(with_verdicts: bool = True) -> pd.DataFrame:
                "status": claim.status, "rule": claim.rule_text}
         if with_verdicts:
             result = verdict(claim.id)
+            primary = result.numbers.get("primary", {}) if isinstance(result.numbers, dict) else {}
             row.update({"verdict": result.verdict, "key_number": result.key_number, "key_label": result.key_label,
-                        "detail": result.detail})
+                        "detail": result.detail,
+                        **{f"primary_{k}": primary.get(k) for k in ("quantity", "effect", "low", "high", "unit",
+                                                                    "n", "p_value", "p_adjusted")}})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def rule_calibration(*, seeds=(3, 5, 10), n_sim: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Every declared primary test simulated under no effect and at its smallest effect of interest (see
+    :func:`tlcore.claims.primary.calibration`), with the standard deviation of the paired differences measured in
+    the saved result tables where they exist (else the smallest effect of interest): columns claim,
+    false_supported_rate, power, seeds, then the details."""
+    family, sds = primaries(), {}
+    for claim_id, primary in family.items():
+        if all(has_table(name) for name in CLAIMS[claim_id].tables):
+            try:
+                values = np.asarray(primary.differences(load_table), dtype=float)
+            except (KeyError, ValueError, IndexError):
+                continue
+            if values.size >= 2 and np.isfinite(values).all() and values.std(ddof=1) > 0:
+                sds[claim_id] = float(values.std(ddof=1))
+    frame = calibration(family, sds=sds, seeds=seeds, n_sim=n_sim, seed=seed)
+    frame.insert(frame.columns.get_loc("sd") + 1, "sd_measured", frame["claim"].isin(sds))
+    return frame

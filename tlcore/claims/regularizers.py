@@ -188,3 +188,8 @@ def rule_r8(tables) -> Verdict:
             f"{r.target} {r.n_per_class}/class {100 * r['mean']:+.2f}" for _, r in small.iterrows()) + " points.",
         {"large": {f"{s}/{t}": ci for (s, t), ci in cells.items()}, "small": small.to_dict("records")},
     )
+
+
+# ------------------------------------------------------------------------------------------ primary tests (issue 14)
+
+from .regularizers_primary import PRIMARY  # noqa: F401

@@ -4,6 +4,8 @@ Tables (written by the chapter, see :func:`tlcore.studies.source_data.source_dat
 - ``source_runs``: one fine-tuning run per row: model, source, target, seed, finetune_accuracy, probe_accuracy.
 - ``source_roles``: claim, target, arm, model: which model plays which arm of each claim's comparison.
 - ``source_emd``: model, source, target, seed, emd_similarity.
+- ``target_similarity`` (chapter 1's): the random-feature probe S5's precondition compares the self-supervised
+  source with.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from scipy.stats import spearmanr
 
 from ..studies.source_data import TABLES as STUDY_TABLES
 from .ladder import ladder
+from .primary import Primary, collapsed_runs, describe_runs
+from .primary_test import PrimaryTest
 from .registry import Verdict
 from .stats import bootstrap_ci
 
@@ -160,3 +164,106 @@ def rule_s3(tables) -> Verdict:
     return Verdict("S3", verdict, round(rho, 3), "Spearman rho, EMD similarity vs fine-tuned accuracy",
                    f"rho = {rho:+.2f} [{low:+.2f}, {high:+.2f}] over {len(accuracy)} (source, target) pairs, "
                    f"centred per target.", {"rho": rho, "low": float(low), "high": float(high)})
+
+
+# ------------------------------------------------------------------------------------------ primary tests (issue 14)
+
+RANDOM_PROBE = "target_similarity"  # chapter 1's table: probe_random, a linear probe on a randomly initialised twin
+SELFSUP_PROBE_MARGIN = 0.05  # a source that "learned": its probe at least 5 points above random features'
+
+
+def _seed_means(tables, claim: str, treated: str, control: str) -> pd.Series:
+    """Per seed: fine-tuned test accuracy, treated arm minus control arm, mean over the claim's targets (points)."""
+    return 100 * arm_differences(tables, claim, treated, control).groupby("seed")["difference"].mean()
+
+
+def _s1_differences(tables):
+    """Per seed, the smaller of part (a) and part (b): both parts must hold, so the claim is tested on the weaker."""
+    parts = pd.concat([_seed_means(tables, "S1", "generic_many", "generic_few"),
+                       _seed_means(tables, "S1", "matched_small", "generic_large")], axis=1, join="inner")
+    return parts.min(axis=1).sort_index().to_numpy()
+
+
+def _s3_differences(tables):
+    """Per seed: the target-centred Spearman correlation of that seed's EMD similarity with its fine-tuned accuracy."""
+    sources = tables(ROLES).query("claim == 'S3'")[["model", "target"]]
+    accuracy = sources.merge(tables(RUNS), on=["model", "target"]).set_index(["model", "target", "seed"])
+    similarity = sources.merge(tables(EMD), on=["model", "target"]).set_index(["model", "target", "seed"])
+    seeds = sorted(set(accuracy.index.get_level_values("seed")) & set(similarity.index.get_level_values("seed")))
+    return np.array([centred_rank_correlation(similarity.xs(s, level="seed")["emd_similarity"],
+                                              accuracy.xs(s, level="seed")["finetune_accuracy"]) for s in seeds])
+
+
+def _no_collapsed_run(*claims: str):
+    """The precondition "no collapsed run" over the fine-tuning runs of ``claims``' arms."""
+    def check(tables) -> dict[str, str]:
+        roles = tables(ROLES)
+        pairs = roles[roles.claim.isin(claims)][["model", "target"]].drop_duplicates()
+        runs = pairs.merge(tables(RUNS), on=["model", "target"])
+        collapsed = collapsed_runs(runs, ["model", "target"], column="finetune_accuracy")
+        return {"no collapsed run": describe_runs(collapsed, ["model", "target"], column="finetune_accuracy")
+                } if len(collapsed) else {}
+    return check
+
+
+def _s5_preconditions(tables) -> dict[str, str]:
+    """"self-supervised source learned": on each S5 target, the self-supervised arm's linear probe (mean over seeds)
+    is at least SELFSUP_PROBE_MARGIN above the probe on random features of the same architecture (chapter 1's
+    ``probe_random``, mean over seeds; measured at chapter 1's size, so a lenient baseline); plus no collapsed run."""
+    failed = dict(_no_collapsed_run("S5")(tables))
+    roles = tables(ROLES)
+    selfsup = roles[(roles.claim == "S5") & (roles.arm == "selfsup_related")][["model", "target"]]
+    probe = selfsup.merge(tables(RUNS), on=["model", "target"]).groupby("target")["probe_accuracy"].mean()
+    try:
+        random = tables(RANDOM_PROBE).groupby("target")["probe_random"].mean()
+    except (FileNotFoundError, KeyError):
+        random = pd.Series(dtype=float)
+    short = []
+    for target, accuracy in probe.items():
+        if target not in random.index:
+            short.append(f"{target}: self-supervised probe {accuracy:.3f}, no random-feature probe to compare with")
+        elif accuracy - random[target] < SELFSUP_PROBE_MARGIN:
+            short.append(f"{target}: self-supervised probe {accuracy:.3f} vs random features {random[target]:.3f}, "
+                         f"{100 * (accuracy - random[target]):+.1f} points < {100 * SELFSUP_PROBE_MARGIN:.0f}")
+    if short or probe.empty:
+        failed["self-supervised source learned"] = "; ".join(short) or "no self-supervised probe"
+    return failed
+
+
+def _points(claim: str, quantity: str, sesoi: float, *, preconditions=("no collapsed run",)) -> PrimaryTest:
+    return PrimaryTest(quantity, "greater", sesoi, method="t", unit="points", preconditions=preconditions,
+                       pairing=f"{claim}'s two arms fine-tuned with the same seed (training sample, head "
+                               "initialisation, batch order); one pretraining per source model")
+
+
+PRIMARY = {
+    # 2 points: the size of gain that would make a practitioner choose one pretraining source over another.
+    "S1": Primary(_points("S1", "the smaller, per seed, of (a) fine-tuned test accuracy from the letters model "
+                                "pretrained on 300 minus on 20 images per class and (b) from the small matched "
+                                "source minus the large generic one, each averaged over the matched targets", 2.0),
+                  _s1_differences, _no_collapsed_run("S1")),
+    # 1 point: re-weighting only changes the class mixture of pretraining; published DATL gains are a few points.
+    "S2": Primary(_points("S2", "fine-tuned test accuracy from DATL-weighted minus unweighted pretraining, per seed "
+                                "averaged over the DATL targets", 1.0),
+                  lambda tables: _seed_means(tables, "S2", "weighted", "unweighted").sort_index().to_numpy(),
+                  _no_collapsed_run("S2")),
+    # 0.2: a rank correlation weaker than this would not help anyone choose a source.
+    "S3": Primary(PrimaryTest("Spearman correlation over (source, target) pairs between EMD similarity and "
+                              "fine-tuned test accuracy, both centred per target, computed separately per seed",
+                              "greater", 0.2, method="t", unit="",
+                              pairing="per seed: that seed's target sample for EMD and its fine-tuning runs",
+                              preconditions=("no collapsed run",)),
+                  _s3_differences, _no_collapsed_run("S3")),
+    # 2 points: an extra pretraining stage costs a whole training run; a smaller gain does not repay it.
+    "S4": Primary(_points("S4", "fine-tuned test accuracy of letters -> intermediate -> target minus letters -> "
+                                "target, per seed averaged over the two-step targets", 2.0),
+                  lambda tables: _seed_means(tables, "S4", "two_step", "one_step").sort_index().to_numpy(),
+                  _no_collapsed_run("S4")),
+    # 2 points, as S1: the gain that would decide which kind of pretraining to run.
+    "S5": Primary(_points("S5", "fine-tuned test accuracy from self-supervised pretraining on related unlabelled "
+                                "images minus supervised pretraining on unrelated labels, per seed (mean over the "
+                                "S5 targets)", 2.0,
+                          preconditions=("self-supervised source learned", "no collapsed run")),
+                  lambda tables: _seed_means(tables, "S5", "selfsup_related", "supervised_unrelated"
+                                             ).sort_index().to_numpy(), _s5_preconditions),
+}

@@ -15,6 +15,8 @@ import pandas as pd
 from ..metrics.ranking import weighted_kendall_tau
 from ..studies.transferability_metrics import TABLES as STUDY_TABLES
 from .ladder import ladder
+from .primary import Primary, collapsed_runs, describe_runs
+from .primary_test import PrimaryTest
 from .registry import Verdict
 
 SCORES, ACCURACY = STUDY_TABLES["scores"], STUDY_TABLES["accuracy"]
@@ -129,3 +131,42 @@ def rule_m2(tables) -> Verdict:
         f"difference {difference:+.2f} (95% interval {low:+.2f} to {high:+.2f}).",
         {"difference": float(difference), "interval": (low, high)},
     )
+
+
+# ------------------------------------------------------------------------------------------ primary tests (issue 14)
+
+def seed_taus(tables) -> pd.DataFrame:
+    """Per fine-tuning seed (rows) and declared metric (columns): the weighted Kendall tau between the metric's scores
+    and that seed's fine-tuned accuracies, averaged over targets."""
+    scores, accuracy = _declared(tables(SCORES)), tables(ACCURACY)
+    return pd.DataFrame({seed: kendall_by_metric(scores, runs).groupby("metric")["tau"].mean()
+                         for seed, runs in accuracy.groupby("seed")}).T.sort_index()
+
+
+def _no_collapsed_run(tables) -> dict[str, str]:
+    collapsed = collapsed_runs(tables(ACCURACY), ["model", "target"])
+    return {"no collapsed run": describe_runs(collapsed, ["model", "target"])} if len(collapsed) else {}
+
+
+def _m2_differences(tables):
+    taus = seed_taus(tables)
+    return (taus["leep"] - taus[["nce", "h_score"]].max(axis=1)).to_numpy()
+
+
+_ONCE = ("; the candidates are pretrained once and scored once, so the per-seed values vary with the fine-tuning "
+         "seed only")
+PRIMARY = {
+    # 0.2: a metric whose ranking agrees less than this with fine-tuned accuracy would not help choose a model.
+    "M1": Primary(
+        PrimaryTest("weighted Kendall tau between a metric's scores and fine-tuned test accuracy across the candidate "
+                    "models, computed per fine-tuning seed and averaged over targets and over H-score, NCE and "
+                    "LEEP, against 0" + _ONCE, "greater", 0.2, method="t",
+                    pairing="fine-tuning runs sharing a seed", preconditions=("no collapsed run",)),
+        lambda tables: seed_taus(tables)[list(CLASSIC)].mean(axis=1).to_numpy(), _no_collapsed_run),
+    # 0.1: a smaller difference in tau would not make one metric the better choice.
+    "M2": Primary(
+        PrimaryTest("weighted Kendall tau (as in M1, per fine-tuning seed, averaged over targets) of LEEP minus the "
+                    "better of NCE and H-score" + _ONCE, "greater", 0.1, method="t",
+                    pairing="fine-tuning runs sharing a seed", preconditions=("no collapsed run",)),
+        _m2_differences, _no_collapsed_run),
+}

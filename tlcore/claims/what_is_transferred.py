@@ -8,6 +8,8 @@ Tables (written by the chapter, from one set of fine-tuned models: pretrained an
 - ``transferred_samples``: one row per (target, seed, sample): the sample's difficulty (k-disagreeing neighbours in
   pixel space, computed without any of the compared models) and whether the pretrained and the scratch model of that
   seed classify it correctly.
+- ``transferred_runs``: one row per fine-tuned model (target, init, seed, test_accuracy), for the primary tests'
+  check that no run collapsed.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import pandas as pd
 
 from ..studies.what_is_transferred import TABLES as STUDY_TABLES
 from .ladder import from_parts, ladder
+from .primary import Primary, collapsed_runs, describe_runs
+from .primary_test import PrimaryTest
 from .registry import Verdict
 from .stats import bootstrap_ci
 
@@ -157,3 +161,83 @@ def rule_p4(tables) -> Verdict:
         + f"; smaller on the hardest tercile on every target: {struggles}.",
         {"gaps": gaps.to_dict("records"), "advantage": {f"{t}/{b}": float(v) for (t, b), v in advantage.stack().items()}},
     )
+
+
+# ------------------------------------------------------------------------------------------ primary tests (issue 14)
+
+RUNS = STUDY_TABLES["runs"]
+MIN_EXTRA_ANSWERS = 5  # P4: fewer samples only one model gets right than this per (target, seed) locate nothing
+
+
+def _p1_differences(tables):
+    """Per seed pair: error barrier of the scratch pair minus the pretrained pair (points), mean over targets."""
+    diffs = _pair_differences(tables(PAIRS))
+    return (100 * diffs.groupby(["seed_a", "seed_b"])["barrier"].mean().sort_index()).to_numpy()
+
+
+def _p2_differences(tables, near: str = "glyphs_near", far: str = "textures_far"):
+    """Per seed, the smallest of CKA(first) - CKA(last stage) on the near target, the same on the far target, and
+    CKA(last stage) near minus far: every part of the claim must hold, so it is tested on the weakest."""
+    wide = tables(CKA).pivot_table(index=["target", "seed"], columns="stage", values="cka")
+    first, last = wide.columns.min(), wide.columns.max()
+    parts = pd.concat([wide.loc[near][first] - wide.loc[near][last], wide.loc[far][first] - wide.loc[far][last],
+                       wide.loc[near][last] - wide.loc[far][last]], axis=1, join="inner")
+    return parts.min(axis=1).sort_index().to_numpy()
+
+
+def _no_collapsed_run(inits, targets_from):
+    """"no collapsed run" among the fine-tuned models (``transferred_runs``) of ``inits`` on the claim's targets."""
+    def check(tables) -> dict[str, str]:
+        try:
+            runs = tables(RUNS)
+        except (FileNotFoundError, KeyError):
+            return {"no collapsed run": f"table {RUNS} is missing: the fine-tuned runs cannot be checked"}
+        runs = runs[runs.init.isin(inits) & runs.target.isin(tables(targets_from)["target"].unique())]
+        collapsed = collapsed_runs(runs, ["target", "init"])
+        return {"no collapsed run": describe_runs(collapsed, ["target", "init"])} if len(collapsed) else {}
+    return check
+
+
+def _p4_preconditions(tables) -> dict[str, str]:
+    """No collapsed model (accuracy over the samples, per target, init and seed) and, per (target, seed), at least
+    MIN_EXTRA_ANSWERS samples that only the pretrained and only the scratch model gets right."""
+    samples, failed = tables(SAMPLES), {}
+    runs = samples.groupby(["target", "seed"])[["correct_pretrained", "correct_scratch"]].mean().reset_index().melt(
+        id_vars=["target", "seed"], var_name="init", value_name="test_accuracy")
+    collapsed = collapsed_runs(runs, ["target", "init"])
+    if len(collapsed):
+        failed["no collapsed run"] = describe_runs(collapsed, ["target", "init"])
+    gaps = extra_answer_difficulty(samples)
+    few = gaps[(gaps.only_pretrained < MIN_EXTRA_ANSWERS) | (gaps.only_scratch < MIN_EXTRA_ANSWERS)]
+    if len(few):
+        failed["extra answers on both sides"] = "; ".join(
+            f"{r.target} seed {r.seed}: {r.only_pretrained} only pretrained, {r.only_scratch} only scratch"
+            for r in few.head(3).itertuples()) + (f"; and {len(few) - 3} more" if len(few) > 3 else "") \
+            + f" (fewer than {MIN_EXTRA_ANSWERS})"
+    return failed
+
+
+PRIMARY = {
+    # 2 points: the barrier below which the rule calls a pair one basin; a smaller difference separates nothing.
+    "P1": Primary(PrimaryTest("error barrier along the linear path between two fine-tuned models, scratch pair minus "
+                              "pretrained pair, per pair of seeds averaged over the targets", "greater", 100 *
+                              BASIN_ERROR_BARRIER, method="t", unit="points", preconditions=("no collapsed run",),
+                              pairing="seed pairs (a, b): the pretrained and the scratch models fine-tuned with "
+                                      "seeds a and b (pairs share models, so the three values are not independent)"),
+                  _p1_differences, _no_collapsed_run(("pretrained", "scratch"), PAIRS)),
+    # 0.05 CKA: changes of a few hundredths are within what two fine-tuning seeds differ by.
+    "P2": Primary(PrimaryTest("the smallest, per seed, of CKA(first) - CKA(last stage) on the near and on the far "
+                              "target and of last-stage CKA near minus far (CKA between the source model and the "
+                              "fine-tuned one)", "greater", 0.05, method="t", unit="",
+                              pairing="the model fine-tuned with each seed, on both targets",
+                              preconditions=("no collapsed run",)),
+                  _p2_differences, _no_collapsed_run(("pretrained",), CKA)),
+    # 0.05: half of one disagreeing neighbour in ten, the difficulty score's resolution is 0.1.
+    "P4": Primary(PrimaryTest("difficulty gap: mean difficulty of the samples only the scratch model gets right minus "
+                              "those only the pretrained model gets right, per seed averaged over targets",
+                              "greater", 0.05, method="t", unit="",
+                              pairing="the pretrained and the scratch model fine-tuned with the same seed",
+                              preconditions=("no collapsed run", "extra answers on both sides")),
+                  lambda tables: extra_answer_difficulty(tables(SAMPLES)).groupby("seed")["difficulty_gap"].mean()
+                  .sort_index().to_numpy(), _p4_preconditions),
+}

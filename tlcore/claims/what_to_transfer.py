@@ -15,9 +15,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ..data.embedded import EMBEDDED
 from ..results.selection import select_on_validation
 from ..studies.what_to_transfer import TABLES as STUDY_TABLES
 from .ladder import ladder
+from .primary import Primary, collapsed_runs, describe_runs, seed_means
+from .primary_test import PrimaryTest
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points, summarise
 
@@ -189,3 +192,101 @@ def rule_h2(tables) -> Verdict:
         + ".",
         {"rho": rho, "rho_by_seed": rhos.to_dict(), "chosen": chosen.to_dict("records")},
     )
+
+
+# ------------------------------------------------------------------------------------------ primary tests (issue 14)
+
+def designed_extremes(tables, targets) -> tuple[list[str], list[str]]:
+    """(similar, dissimilar) targets of a primary test, fixed by design: the embedded world's ``near`` and ``far``
+    targets (similarity by construction, not measured from the probes the tests compare); for targets without both
+    roles (the real tier), the most and the least similar by measured similarity."""
+    roles = {t: EMBEDDED[t].role if t in EMBEDDED else None for t in targets}
+    near, far = sorted(t for t in targets if roles[t] == "near"), sorted(t for t in targets if roles[t] == "far")
+    if near and far:
+        return near, far
+    order = _similarity(tables, targets)
+    return [order.index[0]], [order.index[-1]]
+
+
+def _t3_differences(tables):
+    gaps = tables(PROBE_GAP)
+    near, far = designed_extremes(tables, gaps["target"].unique())
+    by_seed = gaps.groupby(["seed", "target"])["gap"].mean().unstack("target")
+    return 100 * (by_seed[far].mean(axis=1) - by_seed[near].mean(axis=1)).to_numpy()
+
+
+def _t3_preconditions(tables) -> dict[str, str]:
+    collapsed = collapsed_runs(tables(PROBE_GAP), ["target", "n_per_class"], column="finetune_accuracy")
+    return {"no collapsed run": describe_runs(collapsed, ["target", "n_per_class"], column="finetune_accuracy")
+            } if len(collapsed) else {}
+
+
+def _t4_differences(tables):
+    grid = reinit_at_chosen_lr(tables(REINIT_TUNING))
+    near, far = designed_extremes(tables, grid["target"].unique())
+    ks = sorted(grid["transferred_stages"].unique())
+    wide = grid.pivot_table(index="seed", columns=["target", "transferred_stages"], values="test_accuracy")
+    benefit = {t: wide[(t, ks[-1])] - wide[(t, ks[0])] for t in (*near, *far)}
+    return 100 * (np.mean([benefit[t] for t in near], axis=0) - np.mean([benefit[t] for t in far], axis=0))
+
+
+def _t4_preconditions(tables) -> dict[str, str]:
+    collapsed = collapsed_runs(reinit_at_chosen_lr(tables(REINIT_TUNING)), ["target", "transferred_stages"])
+    return {"no collapsed run": describe_runs(collapsed, ["target", "transferred_stages", "lr"])} \
+        if len(collapsed) else {}
+
+
+def _p3_differences(tables):
+    probes = tables(STAGE_PROBES)
+    d = inner_minus_last(probes[probes["n_per_class"] == probes["n_per_class"].min()])
+    return seed_means(d[d["target"].isin(designed_extremes(tables, d["target"].unique())[1])], "d", scale=100)
+
+
+def _h2_differences(tables):
+    best = best_lr_per_seed(tables(REINIT_TUNING))
+    return (best.groupby(["seed", "target"])
+            .apply(lambda g: _rank_correlation(g["reinitialised_stages"], np.log(g["lr"])), include_groups=False)
+            .groupby("seed").mean().sort_index().to_numpy())
+
+
+def _h2_preconditions(tables) -> dict[str, str]:
+    tuning = tables(REINIT_TUNING)
+    best, grid = best_lr_per_seed(tuning)["lr"], sorted(tuning["lr"].unique())
+    edge = [lr for lr in (grid[0], grid[-1]) if (best == lr).all()]
+    return {"optimum inside the grid": f"the best validation learning rate is the grid's edge {edge[0]:g} for "
+            f"every k, target and seed (grid {', '.join(f'{lr:g}' for lr in grid)})"} if edge else {}
+
+
+_SHARED_SEED = "runs sharing a seed (training sample, initialisation of new layers, batch order)"
+PRIMARY = {
+    # 2 points: the difference in the fine-tune-minus-probe gap that would change a practitioner's choice of
+    # protocol between a similar and a dissimilar target.
+    "T3": Primary(
+        PrimaryTest("gap (fine-tuned minus linear-probe test accuracy, same model and samples) on the far target "
+                    "minus that on the near target (similarity by construction), per seed averaged over sizes",
+                    "greater", 2.0, method="t", unit="points", pairing=_SHARED_SEED,
+                    preconditions=("no collapsed run",)),
+        _t3_differences, _t3_preconditions),
+    # 2 points: a benefit of transferring more stages that differs by less than this between targets would not
+    # change how many stages a practitioner transfers.
+    "T4": Primary(
+        PrimaryTest("benefit of transferring every stage over the fewest (test accuracy, each k at its learning "
+                    "rate chosen on validation) on the near target minus that on the far target (similarity by "
+                    "construction), per seed", "greater", 2.0, method="t", unit="points", pairing=_SHARED_SEED,
+                    preconditions=("no collapsed run",)),
+        _t4_differences, _t4_preconditions),
+    # 2 points: a practitioner would only switch from the last layer's features to an inner one's for this much.
+    "P3": Primary(
+        PrimaryTest("test accuracy of a linear probe on the inner stage chosen on validation minus that on the last "
+                    "stage, on the far target (by construction) at the smallest size, per seed", "greater", 2.0,
+                    method="t", unit="points", pairing="probes on the same samples of one seed"),
+        _p3_differences),
+    # 0.2: a rank correlation below this over the four k would leave the learning rate to use per k unchanged;
+    # the survey's direction: more re-initialised stages want a larger learning rate.
+    "H2": Primary(
+        PrimaryTest("Spearman rho across k between the number of re-initialised stages and the learning rate with "
+                    "the best validation accuracy (log), per seed averaged over targets, against 0", "greater",
+                    0.2, method="t", pairing="the learning-rate grid of one seed",
+                    preconditions=("optimum inside the grid",)),
+        _h2_differences, _h2_preconditions),
+}

@@ -11,12 +11,24 @@ import pandas as pd
 from torch import nn
 
 from ..seeding import seed_everything
+from .provenance import source_keys, source_provenance
 from .resnet import small_resnet
 from .timm_weights import WEIGHTS_ENV, WeightsNotFound, weights_overlay
 from .zoo import ZOO, ZooEntry, entry_dir, load_source_model, register
 
-__all__ = ["create", "list_models", "load_source_model", "ModelNotAvailable", "ZOO", "ZooEntry", "register",
-           "small_resnet", "entry_dir"]
+__all__ = [
+    "ZOO",
+    "ModelNotAvailable",
+    "ZooEntry",
+    "create",
+    "entry_dir",
+    "list_models",
+    "load_source_model",
+    "register",
+    "small_resnet",
+    "source_keys",
+    "source_provenance",
+]
 
 
 class ModelNotAvailable(FileNotFoundError):

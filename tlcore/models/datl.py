@@ -14,6 +14,7 @@ import torch
 
 from .. import data, models
 from ..finetune.features import extract_features
+from ..remembered import remembered
 
 WEIGHT_DECIMALS = 4  # rounded so that the same estimate gives the same zoo key on every machine
 
@@ -46,16 +47,23 @@ def datl_entry(base: str, estimator: str, target: str, *, n_per_class: int, seed
     images per class (labels unused); P_s is the base entry's source class frequencies. Returns the entry's name and
     a table (source class, p_source, p_target, weight)."""
     entry = models.ZOO[base]
-    estimator_model, provenance = models.load_source_model(estimator, progress=False)
     if models.ZOO[estimator].source != entry.source:
         raise ValueError(f"estimator {estimator!r} and base {base!r} must share a source corpus")
+    table = datl_table(base, estimator, target, n_per_class=n_per_class, seed=seed)
+    name = f"{base}_datl_{target}"
+    models.register(replace(entry, name=name, class_weights=tuple(table["weight"]),
+                            description=f"{base} with source classes re-weighted by P_t/P_s for {target} (DATL)."))
+    return name, table
+
+
+@remembered("datl", depends=lambda arguments: models.source_keys(arguments["base"], arguments["estimator"]))
+def datl_table(base: str, estimator: str, target: str, *, n_per_class: int, seed: int = 0) -> pd.DataFrame:
+    """The DATL re-weighting of ``base``'s source classes for ``target`` (see :func:`datl_entry`): one row per source
+    class with p_source, p_target and weight."""
+    estimator_model, provenance = models.load_source_model(estimator, progress=False)
     classes = provenance["source_classes"]
     # Every embedded source draws the same number of images per class, so P_s is uniform.
     p_source = np.full(len(classes), 1 / len(classes))
     p_target = target_class_prior(estimator_model, data.load(target, "train", n_per_class, seed=seed))
     weights = np.round(datl_weights(p_target, p_source), WEIGHT_DECIMALS)
-    name = f"{base}_datl_{target}"
-    models.register(replace(entry, name=name, class_weights=tuple(weights),
-                            description=f"{base} with source classes re-weighted by P_t/P_s for {target} (DATL)."))
-    return name, pd.DataFrame({"source_class": classes, "p_source": p_source, "p_target": p_target,
-                               "weight": weights})
+    return pd.DataFrame({"source_class": classes, "p_source": p_source, "p_target": p_target, "weight": weights})

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .store import RunStore, _JsonStore
+from ..finetune.protocol import Protocol
+from .store import OutcomeStore, RunStore, record_key
 
 
 class RunSpec(ABC):
@@ -27,6 +29,19 @@ class RunSpec(ABC):
 
     def key(self) -> str:
         return RunStore.key(self.config())
+
+    @classmethod
+    def from_config(cls, config: dict) -> RunSpec:
+        """The run whose :meth:`config` is ``config`` (as stored): how ``verify`` recomputes a stored run. Raises
+        ValueError if no run of this kind has that configuration (a field renamed since, a zoo model changed)."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in config.items() if k in names}
+        if "protocol" in values:
+            values["protocol"] = Protocol.from_dict(values["protocol"])
+        spec = cls(**values)
+        if record_key(spec.config()) != record_key(config):
+            raise ValueError(f"no {cls.__name__} has the stored configuration {config}")
+        return spec
 
     @abstractmethod
     def summary(self) -> dict:
@@ -41,7 +56,7 @@ class RunSpec(ABC):
     def diverged(self, error: FloatingPointError) -> Any:
         """The outcome stored for this run when its loss diverged with ``error`` (no accuracy)."""
 
-    def store(self, runs: RunStore) -> _JsonStore:
+    def store(self, runs: RunStore) -> OutcomeStore:
         """Where runs of this kind are kept, given the run store: by default its sibling outcome store."""
         return runs.outcomes
 
@@ -70,9 +85,10 @@ def outcome(spec: RunSpec, *, progress: bool = False) -> Any:
 def run(spec: RunSpec, *, store: RunStore | None = None, progress: bool = False) -> Any:
     """The outcome of ``spec`` (a run record for a transfer run, a dict of numbers for the others): read from the
     store if this exact run was done before, else trained (a diverged run included) and stored. ``store`` is the run
-    store (default ``results_dir()/runs``); outcome dicts are kept in its sibling :attr:`RunStore.outcomes`."""
+    store (default: the committed results store); outcome dicts are kept in :attr:`RunStore.outcomes`."""
     where = spec.store(store if store is not None else RunStore())
-    return where.computed(spec.key(), lambda: outcome(spec, progress=progress))
+    return where.computed(spec.key(), lambda: outcome(spec, progress=progress), config=spec.config(),
+                          kind=type(spec).__name__)
 
 
 def run_many(specs: Iterable[RunSpec], *, store: RunStore | None = None, progress: bool = True,

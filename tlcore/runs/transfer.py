@@ -14,7 +14,7 @@ from ..finetune.loop import fit
 from ..finetune.protocol import Protocol
 from ..finetune.record import RunRecord
 from ..regularizers.setups import DEFAULT_WEIGHTS, prepare
-from ..storage import atomic_path, file_sha256, write_json_atomic
+from ..storage import atomic_path, file_sha256, results_dir, write_json_atomic
 from .spec import RunSpec, run, run_many  # noqa: F401  (run and run_many serve every kind; kept importable here)
 from .store import RunStore
 
@@ -96,9 +96,10 @@ def _train(spec: TransferRun, progress: bool) -> tuple[nn.Module, RunRecord]:
     return model, record
 
 
-def weights_dir(store: RunStore) -> Path:
-    """Where :func:`train_model` keeps fine-tuned weights: a ``weights`` folder beside the store's ``runs``."""
-    return store.root.parent / "weights"
+def weights_dir() -> Path:
+    """Where :func:`train_model` keeps fine-tuned weights: ``results_dir()/weights`` (a cache, not committed: the
+    results store keeps records, never weights)."""
+    return results_dir() / "weights"
 
 
 def train_model(spec: TransferRun, *, store: RunStore | None = None, progress: bool = False
@@ -114,7 +115,7 @@ def train_model(spec: TransferRun, *, store: RunStore | None = None, progress: b
     """
     store = store or RunStore()
     key = spec.key()
-    folder = weights_dir(store) / key[:2]
+    folder = weights_dir() / key[:2]
     weights, sidecar = folder / f"{key}.safetensors", folder / f"{key}.json"
     cached = _read_weights(weights, sidecar)
     if cached is None:
@@ -135,14 +136,14 @@ def _train_and_keep(spec: TransferRun, store: RunStore, key: str, weights: Path,
         model, record = _train(spec, progress)
     except FloatingPointError as error:
         if store.get(key) is None:
-            store.put(key, spec.diverged(error))
+            store.put(key, spec.diverged(error), config=spec.config(), kind="TransferRun")
         raise
     model = model.cpu().eval()
     with atomic_path(weights) as tmp:
         save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
     write_json_atomic(sidecar, {"key": key, "sha256": file_sha256(weights), "record": record.to_dict()})
     if store.get(key) is None:
-        store.put(key, record)
+        store.put(key, record, config=spec.config(), kind="TransferRun")
     return model, record
 
 

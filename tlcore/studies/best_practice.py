@@ -83,7 +83,7 @@ def rank_of(recipes: pd.DataFrame, advised: pd.DataFrame) -> dict:
     ordered = means.sort_values(ascending=False)
     return {
         "rank": int(list(ordered.index).index(advised_key)) + 1,
-        "n_recipes": int(len(ordered)),
+        "n_recipes": len(ordered),
         "best_mean": float(ordered.iloc[0]),
         "advised_mean": float(means[advised_key]),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import data, models
+from ..remembered import remembered
 from ..runs.transfer import TransferRun, run_many
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
@@ -76,8 +77,6 @@ def few_shot_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]
     fine-tuning the pretrained source model (chapter 1's protocol and tuned learning rate, so k in ``profile.sizes``
     shares its runs) against the nearest-prototype classifier on the frozen source features, on the same k images per
     class, every seed. Returns ``runs``: target, k, method ("finetune" | "prototype"), seed, test_accuracy."""
-    from ..analysis.prototypes import prototype_accuracy
-
     lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
     specs = [
         TransferRun(target, k, True, profile.arch, protocol_for(profile, lr_of[target, "pretrained"]), seed)
@@ -86,21 +85,23 @@ def few_shot_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]
         for seed in profile.seeds
     ]
     tuned = run_many(specs, progress=progress).assign(method="finetune")
-    source = models.create(profile.arch, pretrained=True, progress=False).eval()
-    prototypes = [
-        {
-            "target": target,
-            "n_per_class": k,
-            "seed": seed,
-            "method": "prototype",
-            "test_accuracy": prototype_accuracy(
-                source, data.load(target, "train", k, seed=seed), data.load(target, "test", seed=seed)
-            ),
-        }
-        for target in profile.neighbours.few_shot_targets
-        for k in profile.neighbours.few_shot_k
-        for seed in profile.seeds
-    ]
+    prototypes = prototype_runs(profile.arch, list(profile.neighbours.few_shot_targets),
+                                list(profile.neighbours.few_shot_k), list(profile.seeds))
     columns = ["target", "n_per_class", "seed", "method", "test_accuracy"]
-    runs = pd.concat([tuned[columns], pd.DataFrame(prototypes)[columns]], ignore_index=True)
+    runs = pd.concat([tuned[columns], prototypes[columns]], ignore_index=True)
     return {"runs": runs.rename(columns={"n_per_class": "k"})}
+
+
+@remembered("prototypes", depends=lambda arguments: models.source_keys(arguments["arch"]))
+def prototype_runs(arch: str, targets: list[str], shots: list[int], seeds: list[int]) -> pd.DataFrame:
+    """The nearest-prototype classifier on pretrained ``arch``'s frozen features, fitted on k images per class (k in
+    ``shots``, the seed's sample) and scored on the test split: columns target, n_per_class, seed, method
+    ("prototype"), test_accuracy."""
+    from ..analysis.prototypes import prototype_accuracy
+
+    source = models.create(arch, pretrained=True, progress=False).eval()
+    return pd.DataFrame([
+        {"target": target, "n_per_class": k, "seed": seed, "method": "prototype",
+         "test_accuracy": prototype_accuracy(source, data.load(target, "train", k, seed=seed),
+                                             data.load(target, "test", seed=seed))}
+        for target in targets for k in shots for seed in seeds])

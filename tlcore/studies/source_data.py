@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import data, models
+from ..remembered import remembered
 from ..runs.transfer import TransferRun, run_many
 from .common import protocol_for
 
@@ -23,7 +24,6 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     ``profile.arch``, per seed), ``datl_weights`` (the re-weighting of each DATL target) and ``sources`` (see
     :func:`source_models_table`).
     """
-    from ..analysis.probes import linear_probe_accuracy
     from ..models.datl import datl_entry
 
     roles = []
@@ -57,28 +57,16 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
         for seed in profile.seeds
     ]
     runs = run_many(specs, progress=progress).rename(columns={"arch": "model", "test_accuracy": "finetune_accuracy"})
-    probes = []
-    for model_name in pairs.model.unique():
-        model = models.create(model_name, pretrained=True, progress=False).eval()
-        for target in pairs[pairs.model == model_name].target:
-            for seed in profile.seeds:
-                train = data.load(target, "train", profile.ranking.size, seed=seed)
-                test = data.load(target, "test", seed=seed)
-                probes.append(
-                    {
-                        "model": model_name,
-                        "target": target,
-                        "seed": seed,
-                        "probe_accuracy": linear_probe_accuracy(model, train, test),
-                    }
-                )
-    runs = runs.merge(pd.DataFrame(probes), on=["model", "target", "seed"])
+    probes = [source_probes(model_name, list(pairs[pairs.model == model_name].target), profile.ranking.size,
+                            list(profile.seeds)) for model_name in pairs.model.unique()]
+    runs = runs.merge(pd.concat(probes, ignore_index=True), on=["model", "target", "seed"])
     runs["source"] = runs.model.map(lambda name: models.ZOO[name].source)
     runs = runs[["model", "source", "target", "seed", "finetune_accuracy", "val_accuracy", "probe_accuracy"]]
     return {
         "runs": runs,
         "roles": roles,
-        "emd": source_emd(profile),
+        "emd": source_emd(profile.arch, list(profile.source_data.models), list(profile.source_data.targets),
+                          profile.ranking.size, list(profile.seeds)),
         "datl_weights": pd.concat(weight_tables),
         "sources": source_models_table(pairs.model.unique()),
     }
@@ -90,7 +78,7 @@ def source_models_table(names) -> pd.DataFrame:
     :func:`tlcore.models.selfsup.uniform_loss`, the loss of embeddings that tell no two images apart."""
     rows = []
     for name in names:
-        entry, provenance = models.ZOO[name], models.load_source_model(name, progress=False)[1]
+        entry, provenance = models.ZOO[name], models.source_provenance(name)
         rows.append(
             {
                 "model": name,
@@ -107,31 +95,39 @@ def source_models_table(names) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def source_emd(profile) -> pd.DataFrame:
-    """EMD similarity (Cui et al. 2018) between each source dataset of ``profile.source_data.models`` and each of
-    ``profile.source_data.targets``, in the features of one generic model (``profile.arch``, as Cui et al. use one
-    ImageNet model for every domain): source validation images (seed 0) against target training images at
-    ``profile.ranking.size`` per class, one row per (source, target, seed)."""
+@remembered("emd", depends=lambda arguments: models.source_keys(arguments["arch"]))
+def source_emd(arch: str, source_models: list[str], targets: list[str], n_per_class: int, seeds: list[int]
+               ) -> pd.DataFrame:
+    """EMD similarity (Cui et al. 2018) between the source dataset of each zoo model of ``source_models`` and each of
+    ``targets``, in the features of one generic model (``arch``, as Cui et al. use one ImageNet model for every
+    domain): source validation images (seed 0) against target training images at ``n_per_class`` per class, one row
+    per (source, target, seed)."""
     from ..finetune.features import extract_features
     from ..metrics import emd_similarity
 
-    extractor = models.create(profile.arch, pretrained=True, progress=False).eval()
+    extractor = models.create(arch, pretrained=True, progress=False).eval()
     rows = []
-    for model_name in profile.source_data.models:
+    for model_name in source_models:
         source = models.ZOO[model_name].source
         source_x, source_y = extract_features(extractor, data.load(source, "val", seed=0))
-        for target in profile.source_data.targets:
-            for seed in profile.seeds:
-                target_x, target_y = extract_features(
-                    extractor, data.load(target, "train", profile.ranking.size, seed=seed)
-                )
-                rows.append(
-                    {
-                        "model": model_name,
-                        "source": source,
-                        "target": target,
-                        "seed": seed,
-                        "emd_similarity": emd_similarity(source_x, source_y, target_x, target_y),
-                    }
-                )
+        for target in targets:
+            for seed in seeds:
+                target_x, target_y = extract_features(extractor, data.load(target, "train", n_per_class, seed=seed))
+                rows.append({"model": model_name, "source": source, "target": target, "seed": seed,
+                             "emd_similarity": emd_similarity(source_x, source_y, target_x, target_y)})
     return pd.DataFrame(rows)
+
+
+@remembered("probes", depends=lambda arguments: models.source_keys(arguments["model_name"]))
+def source_probes(model_name: str, targets: list[str], n_per_class: int, seeds: list[int]) -> pd.DataFrame:
+    """A linear probe (C = 1) on zoo model ``model_name``'s frozen features, fitted on ``n_per_class`` training
+    images per class and scored on the test split, per target and seed: columns model, target, seed,
+    probe_accuracy."""
+    from ..analysis.probes import linear_probe_accuracy
+
+    model = models.create(model_name, pretrained=True, progress=False).eval()
+    return pd.DataFrame([
+        {"model": model_name, "target": target, "seed": seed,
+         "probe_accuracy": linear_probe_accuracy(model, data.load(target, "train", n_per_class, seed=seed),
+                                                 data.load(target, "test", seed=seed))}
+        for target in targets for seed in seeds])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import data, models
+from ..remembered import remembered
 from ..runs.transfer import run_many
 from .common import ranking_runs
 
@@ -28,20 +29,26 @@ def transferability_study(profile, *, metrics=None, progress: bool = True) -> di
     Returns ``scores`` (target, model, metric, score), ``baselines`` (the same columns, one row per baseline) and
     ``accuracy`` (one row per fine-tuning run).
     """
-    from ..metrics import METRICS, rank_models
+    from ..metrics import METRICS
 
-    candidates = {
-        name: models.create(name, pretrained=True, progress=False).eval() for name in profile.ranking.candidates
-    }
-    frames = []
-    for target in profile.targets:
-        train = data.load(target, "train", profile.ranking.size, seed=profile.seeds[0])
-        ranked = rank_models(candidates, train, metrics=metrics or tuple(METRICS), progress=False, baselines=True)
-        frames.append(ranked.assign(target=target))
-    ranked = pd.concat(frames, ignore_index=True)
+    metrics = list(metrics or METRICS)
+    ranked = pd.concat([candidate_scores(list(profile.ranking.candidates), target, profile.ranking.size,
+                                         profile.seeds[0], metrics) for target in profile.targets], ignore_index=True)
     columns = ["model", "metric", "score", "target"]
     accuracy = run_many(ranking_runs(profile, profile.ranking.candidates), progress=progress).rename(
         columns={"arch": "model"}
     )
     return {"scores": ranked[ranked.kind == "metric"][columns].reset_index(drop=True),
             "baselines": ranked[ranked.kind == "baseline"][columns].reset_index(drop=True), "accuracy": accuracy}
+
+
+@remembered("scores", depends=lambda arguments: models.source_keys(*arguments["candidates"]))
+def candidate_scores(candidates: list[str], target: str, n_per_class: int, seed: int, metrics: list[str]
+                     ) -> pd.DataFrame:
+    """Every metric's and baseline's score of every pretrained candidate on ``target``'s training sample (``seed``,
+    ``n_per_class`` images per class): columns model, metric, score, kind, target."""
+    from ..metrics import rank_models
+
+    candidates_ = {name: models.create(name, pretrained=True, progress=False).eval() for name in candidates}
+    train = data.load(target, "train", n_per_class, seed=seed)
+    return rank_models(candidates_, train, metrics=metrics, progress=False, baselines=True).assign(target=target)

@@ -15,7 +15,8 @@ from ..analysis.basins import barrier, error_overlap, evaluate_predictions, inte
 from ..analysis.cka import stagewise_cka
 from ..analysis.difficulty import knn_disagreement
 from ..data.base import ImageDataset
-from ..runs.transfer import TransferRun, train_model
+from ..remembered import remembered
+from ..runs.transfer import TransferRun, run_many, train_model
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
@@ -30,26 +31,17 @@ TABLES = {
 INITS = ("pretrained", "scratch")
 
 
-def fine_tuned_models(profile, *, progress: bool = True) -> tuple[dict, pd.DataFrame]:
-    """Every (target, init, seed) of ``profile.transferred.targets`` x both starts x ``profile.seeds`` fine-tuned at
-    ``profile.transferred.size`` images per class with chapter 1's tuned learning rate of that (target, init).
-    Returns ``{(target, init, seed): model}`` and one tidy row per run."""
+def fine_tuned_runs(profile, *, progress: bool = True) -> dict[tuple[str, str, int], TransferRun]:
+    """Every (target, init, seed) of ``profile.transferred.targets`` x both starts x ``profile.seeds``: the run
+    fine-tuned at ``profile.transferred.size`` images per class with chapter 1's tuned learning rate of that
+    (target, init)."""
     chosen = tuned_learning_rates(profile.with_(targets=profile.transferred.targets), progress=progress)
     lr_of = _lr_lookup(chosen)
-    fitted, rows = {}, []
-    cells = [(t, i, s) for t in profile.transferred.targets for i in INITS for s in profile.seeds]
-    for target, init, seed in tqdm(cells, disable=not progress, desc="models", mininterval=2.0):
-        spec = TransferRun(
-            target,
-            profile.transferred.size,
-            init == "pretrained",
-            profile.arch,
-            protocol_for(profile, lr_of[target, init]),
-            seed,
-        )
-        fitted[target, init, seed], record = train_model(spec)
-        rows.append({**spec.summary(), "val_accuracy": record.val_accuracy, "test_accuracy": record.test_accuracy})
-    return fitted, pd.DataFrame(rows)
+    return {
+        (target, init, seed): TransferRun(target, profile.transferred.size, init == "pretrained", profile.arch,
+                                          protocol_for(profile, lr_of[target, init]), seed)
+        for target in profile.transferred.targets for init in INITS for seed in profile.seeds
+    }
 
 
 def _union(first: ImageDataset, second: ImageDataset) -> ImageDataset:
@@ -63,7 +55,7 @@ def _union(first: ImageDataset, second: ImageDataset) -> ImageDataset:
 
 
 def what_is_transferred(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
-    """Fine-tune (or load) the models of :func:`fine_tuned_models` and measure them on each target's test images
+    """Fine-tune (or load) the models of :func:`fine_tuned_runs` and measure them on each target's test images
     (the test split of the first seed, one common set so that models of different seeds compare sample by sample).
 
     Returns tidy frames:
@@ -77,64 +69,75 @@ def what_is_transferred(profile, *, progress: bool = True) -> dict[str, pd.DataF
       ``profile.transferred.difficulty_reference_size`` reference images per class of a held-out training sample) and
       whether the pretrained and the scratch model of that seed get it right.
     """
-    fitted, runs = fine_tuned_models(profile, progress=progress)
-    source = models.create(profile.arch, pretrained=True, progress=False).eval()
+    specs = fine_tuned_runs(profile, progress=progress)
+    runs = run_many(list(specs.values()), progress=progress)[list(specs[next(iter(specs))].summary())
+                                                               + ["val_accuracy", "test_accuracy"]]
+    measured = [
+        target_measures(profile.arch, target, [spec.config() for (t, _, _), spec in specs.items() if t == target],
+                        points=profile.transferred.interpolation_points,
+                        reference_size=profile.transferred.difficulty_reference_size,
+                        reference_seed=profile.transferred.difficulty_reference_seed)
+        for target in tqdm(profile.transferred.targets, disable=not progress, desc="targets", mininterval=2.0)
+    ]
+    return {"runs": runs, **{name: pd.concat([m[name] for m in measured], ignore_index=True)
+                             for name in ("curves", "pairs", "cka", "samples")}}
+
+
+@remembered("transferred", depends=lambda arguments: models.source_keys(arguments["arch"]))
+def target_measures(arch: str, target: str, runs: list[dict], *, points: int, reference_size: int,
+                    reference_seed: int) -> dict[str, pd.DataFrame]:
+    """The measurements of :func:`what_is_transferred` on one target, from the fine-tuned models of ``runs`` (the
+    stored configurations of its transfer runs, both starts, every seed; their weights are trained again if the
+    weight cache lacks them)."""
+    specs = [TransferRun.from_config(config) for config in runs]
+    fitted = {(spec.target, "pretrained" if spec.pretrained else "scratch", spec.seed): train_model(spec)[0]
+              for spec in specs}
+    seeds = list(dict.fromkeys(spec.seed for spec in specs))  # in the profile's order
+    source = models.create(arch, pretrained=True, progress=False).eval()
     curves, pairs, cka, samples = [], [], [], []
-    for target in profile.transferred.targets:
-        evaluation = data.load(target, "test", seed=profile.seeds[0])
-        correct = {
-            (init, seed): evaluate_predictions(fitted[target, init, seed], evaluation)[0]
-            for init in INITS
-            for seed in profile.seeds
-        }
-        for init in INITS:
-            for seed_a, seed_b in combinations(profile.seeds, 2):
-                a, b = fitted[target, init, seed_a], fitted[target, init, seed_b]
-                own_data = _union(
-                    data.load(target, "train", profile.transferred.size, seed=seed_a),
-                    data.load(target, "train", profile.transferred.size, seed=seed_b),
-                )
-                curve = interpolation_curve(
-                    a, b, evaluation, points=profile.transferred.interpolation_points, batchnorm_data=own_data
-                )
-                keys = {"target": target, "init": init, "seed_a": seed_a, "seed_b": seed_b}
-                curves += [{**keys, **point} for point in curve]
-                pairs.append(
-                    {
-                        **keys,
-                        "distance": parameter_distance(a, b),
-                        "relative_distance": parameter_distance(a, b, relative=True),
-                        "error_barrier": barrier([1 - p["accuracy"] for p in curve]),
-                        "loss_barrier": barrier([p["loss"] for p in curve]),
-                        "error_overlap": error_overlap(correct[init, seed_a], correct[init, seed_b]),
-                    }
-                )
-        for seed in profile.seeds:
-            for stage, value in stagewise_cka(source, fitted[target, "pretrained", seed], evaluation).items():
-                cka.append({"target": target, "seed": seed, "stage": stage, "cka": value})
-        reference = data.load(
-            target,
-            "train",
-            profile.transferred.difficulty_reference_size,
-            seed=profile.transferred.difficulty_reference_seed,
-        )
-        difficulty = knn_disagreement(reference, evaluation)
-        for seed in profile.seeds:
-            samples.append(
-                pd.DataFrame(
-                    {
-                        "target": target,
-                        "seed": seed,
-                        "sample": range(len(evaluation)),
-                        "label": evaluation.labels.numpy(),
-                        "difficulty": difficulty,
-                        "correct_pretrained": correct["pretrained", seed],
-                        "correct_scratch": correct["scratch", seed],
-                    }
-                )
+    size = specs[0].n_per_class
+    evaluation = data.load(target, "test", seed=seeds[0])
+    correct = {
+        (init, seed): evaluate_predictions(fitted[target, init, seed], evaluation)[0]
+        for init in INITS
+        for seed in seeds
+    }
+    for init in INITS:
+        for seed_a, seed_b in combinations(seeds, 2):
+            a, b = fitted[target, init, seed_a], fitted[target, init, seed_b]
+            own_data = _union(data.load(target, "train", size, seed=seed_a), data.load(target, "train", size, seed=seed_b))
+            curve = interpolation_curve(a, b, evaluation, points=points, batchnorm_data=own_data)
+            keys = {"target": target, "init": init, "seed_a": seed_a, "seed_b": seed_b}
+            curves += [{**keys, **point} for point in curve]
+            pairs.append(
+                {
+                    **keys,
+                    "distance": parameter_distance(a, b),
+                    "relative_distance": parameter_distance(a, b, relative=True),
+                    "error_barrier": barrier([1 - p["accuracy"] for p in curve]),
+                    "loss_barrier": barrier([p["loss"] for p in curve]),
+                    "error_overlap": error_overlap(correct[init, seed_a], correct[init, seed_b]),
+                }
             )
+    for seed in seeds:
+        for stage, value in stagewise_cka(source, fitted[target, "pretrained", seed], evaluation).items():
+            cka.append({"target": target, "seed": seed, "stage": stage, "cka": value})
+    difficulty = knn_disagreement(data.load(target, "train", reference_size, seed=reference_seed), evaluation)
+    for seed in seeds:
+        samples.append(
+            pd.DataFrame(
+                {
+                    "target": target,
+                    "seed": seed,
+                    "sample": range(len(evaluation)),
+                    "label": evaluation.labels.numpy(),
+                    "difficulty": difficulty,
+                    "correct_pretrained": correct["pretrained", seed],
+                    "correct_scratch": correct["scratch", seed],
+                }
+            )
+        )
     return {
-        "runs": runs,
         "curves": pd.DataFrame(curves),
         "pairs": pd.DataFrame(pairs),
         "cka": pd.DataFrame(cka),

@@ -42,7 +42,7 @@ def source_model_frame(roles: dict[str, str]) -> pd.DataFrame:
     rows = []
     for role, name in roles.items():
         entry = models.ZOO[name]
-        _, provenance = models.load_source_model(name, progress=False)
+        provenance = models.source_provenance(name)
         rows.append(
             {
                 "role": role,

@@ -1,0 +1,103 @@
+"""``make results``: recompute the results store from nothing, then put it in place of the committed one.
+
+    python scripts/build_results.py [--profile embedded] [--jobs N] [--only 01 ...]
+
+Every chapter is executed (as ``make book`` does, without rendering) against an empty staging store
+(``results/store-rebuild``) and an empty model cache (``results/cache-rebuild``), so every zoo model is pretrained
+and every outcome computed again. The staging store is the checkpoint: after a kill, the same command continues where
+it stopped (a record is written only once it is complete). While chapters run, a progress bar counts the records
+of the committed store that have been recomputed, with each chapter's estimated time left (the committed records'
+own compute seconds, per core). When every page has executed, the staging files replace ``store/*.jsonl`` and the
+compute time per chapter is printed and written to ``results/tables/results_timings.csv``. ``--only`` recomputes
+some chapters and replaces only their files.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_book import ROOT, executable_pages, execute, stage
+
+STORE = ROOT / "store"
+REBUILD = ROOT / "results" / "store-rebuild"
+
+
+def _seconds_by_chapter(root: Path) -> dict[str, dict[str, float]]:
+    from tlcore.store import Store
+
+    by_chapter: dict[str, dict[str, float]] = {}
+    for record in Store(root).records():
+        by_chapter.setdefault(record["file"], {})[record["key"]] = record.get("provenance", {}).get("seconds", 0.0)
+    return by_chapter
+
+
+def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs: int) -> None:
+    """A progress bar over the committed records recomputed so far, with the estimated time left per chapter."""
+    from tqdm.auto import tqdm
+
+    from tlcore.store import Store
+
+    total = sum(len(keys) for keys in expected.values())
+    with tqdm(total=total, desc="records", unit="rec", mininterval=5, file=sys.stdout) as bar:
+        while not stop.wait(15):
+            done = {r["key"] for r in Store(REBUILD).records()}
+            left = {chapter: sum(s for k, s in keys.items() if k not in done) / 60 for chapter, keys in expected.items()}
+            bar.n = sum(len(set(keys) & done) for keys in expected.values())
+            bar.set_postfix_str(", ".join(f"{c.split('_')[0]} {m:.0f} min" for c, m in sorted(left.items()) if m >= 1)
+                                + f" (total {sum(left.values()) / jobs:.0f} min on {jobs} cores)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="embedded", choices=["embedded", "real", "smoke"])
+    parser.add_argument("--only", nargs="*", default=[], help="chapter number prefixes to recompute (default: all)")
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
+    args = parser.parse_args(argv)
+    REBUILD.mkdir(parents=True, exist_ok=True)
+    os.environ["TLCORE_STORE"] = str(REBUILD)
+    os.environ["TLCORE_CACHE"] = str(ROOT / "results" / "cache-rebuild")
+    os.environ.setdefault("TLCORE_RESULTS", str(ROOT / "results"))
+    if args.profile != "real":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    pages = executable_pages(args.only)
+    chapters = {Path(p).name for p in pages}
+    expected = {c: keys for c, keys in _seconds_by_chapter(STORE).items() if c in chapters or not args.only}
+    stop = threading.Event()
+    monitor = threading.Thread(target=_monitor, args=(expected, stop, args.jobs), daemon=True)
+    monitor.start()
+    start = time.perf_counter()
+    try:
+        stage()
+        execute(pages, args.profile, jobs=args.jobs)
+    finally:
+        stop.set()
+        monitor.join()
+    computed = _seconds_by_chapter(REBUILD)
+    for path in sorted(REBUILD.glob("*.jsonl")):
+        if path.stem in chapters or not args.only:
+            shutil.copy2(path, STORE / path.name)
+    if not args.only:  # a chapter that no longer computes anything keeps no file
+        for path in STORE.glob("*.jsonl"):
+            if not (REBUILD / path.name).exists():
+                path.unlink()
+    import pandas as pd
+
+    timings = pd.DataFrame([{"chapter": chapter, "records": len(keys), "compute_seconds": round(sum(keys.values()), 1)}
+                            for chapter, keys in sorted(computed.items())])
+    tables = Path(os.environ["TLCORE_RESULTS"]) / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    timings.to_csv(tables / "results_timings.csv", index=False)
+    print(timings.to_string(index=False))
+    print(f"[results] {len(timings)} files, {timings.records.sum()} records, "
+          f"{timings.compute_seconds.sum() / 3600:.2f} core-hours of compute, {(time.perf_counter() - start) / 60:.1f} "
+          f"min wall; store/ replaced (commit it). Remove {REBUILD} to start again from nothing.")
+
+
+if __name__ == "__main__":
+    main()

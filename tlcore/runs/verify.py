@@ -1,0 +1,168 @@
+"""Cached is not trusted: recompute stored records from nothing and compare them with what the store holds.
+
+:func:`verify` draws records at random, spread over the chapters' files, and recomputes them in an empty store with an
+empty model cache (so a zoo model a record needs is pretrained again, and a function's own stored inputs are computed
+again too). The comparison ignores wall times and version strings (:data:`IGNORED`) and allows :data:`TOLERANCE` on
+numbers: one torch thread on one machine kind reproduces a run bit for bit (the store's records were computed by the
+book build with one thread per chapter), so any difference is a change of meaning, not noise. :func:`stale` lists
+records that the current code would no longer read.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..models.provenance import KIND as ZOO_KIND
+from ..models.provenance import entry_from_config
+from ..models.zoo import ZOO_VERSION, load_source_model
+from ..remembered import recompute_call, remembered_function
+from ..store import CACHE_ENV_NAMES, STORE_VERSION, Store
+from .adaptation import AdaptationRun
+from .continual import ContinualRun
+from .spec import RunSpec, outcome
+from .transfer import TransferRun
+
+SPEC_KINDS: dict[str, type[RunSpec]] = {kind.__name__: kind for kind in (TransferRun, ContinualRun, AdaptationRun)}
+# Wall times, dates and version strings differ between two computations of the same outcome; nothing else may.
+IGNORED = frozenset({"seconds", "pretrain_seconds", "torch", "date"})
+TOLERANCE = 0.0
+
+
+def _register_zoo(store: Store) -> None:
+    """Register every zoo entry the store describes (a chapter may have made one at run time: a DATL re-weighting)."""
+    for record in store.records(ZOO_KIND):
+        try:
+            entry_from_config(record["config"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a stale zoo record: listed by stale(), never recomputed
+
+
+def recompute(record: dict) -> Any:
+    """The value of ``record`` computed now, from its configuration, as the store keeps it (through JSON)."""
+    kind, config = record["kind"], record["config"]
+    if kind in SPEC_KINDS:
+        value = outcome(SPEC_KINDS[kind].from_config(config))
+        value = value.to_dict() if hasattr(value, "to_dict") else value
+    elif kind == ZOO_KIND:
+        value = load_source_model(entry_from_config(config).name, progress=False)[1]
+    else:
+        value = recompute_call(config)
+    return json.loads(json.dumps(value))
+
+
+def differences(stored: Any, fresh: Any, *, tolerance: float = TOLERANCE, where: str = "") -> list[str]:
+    """Where ``fresh`` differs from ``stored`` (nested dicts and lists of numbers and strings), ignoring
+    :data:`IGNORED` keys; numbers may differ by ``tolerance`` (NaN equals NaN)."""
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        found = []
+        for key in sorted(set(stored) | set(fresh)):
+            if key in IGNORED:
+                continue
+            if key not in stored or key not in fresh:
+                found.append(f"{where}.{key}: only in the {'stored' if key in stored else 'recomputed'} record")
+            else:
+                found += differences(stored[key], fresh[key], tolerance=tolerance, where=f"{where}.{key}")
+        return found
+    if isinstance(stored, list) and isinstance(fresh, list):
+        if len(stored) != len(fresh):
+            return [f"{where}: {len(stored)} items stored, {len(fresh)} recomputed"]
+        return [d for i, (a, b) in enumerate(zip(stored, fresh)) for d in
+                differences(a, b, tolerance=tolerance, where=f"{where}[{i}]")]
+    numbers = (int, float)
+    if isinstance(stored, numbers) and isinstance(fresh, numbers) and not isinstance(stored, bool) \
+            and not isinstance(fresh, bool):
+        if (math.isnan(stored) and math.isnan(fresh)) or abs(stored - fresh) <= tolerance:
+            return []
+        return [f"{where}: stored {stored!r}, recomputed {fresh!r}"]
+    return [] if stored == fresh else [f"{where}: stored {stored!r}, recomputed {fresh!r}"]
+
+
+def sample(store: Store, n: int, rng: random.Random) -> list[dict]:
+    """``n`` records drawn at random, spread over the chapter files: one from each file in turn, files in random
+    order, until ``n`` are drawn or none is left."""
+    by_file: dict[str, list[dict]] = {}
+    for record in store.records():
+        by_file.setdefault(record["file"], []).append(record)
+    for records in by_file.values():
+        rng.shuffle(records)
+    files = sorted(by_file)
+    rng.shuffle(files)
+    drawn = []
+    while len(drawn) < n and any(by_file.values()):
+        for name in files:
+            if by_file[name] and len(drawn) < n:
+                drawn.append(by_file[name].pop())
+    return drawn
+
+
+@contextmanager
+def from_nothing() -> Iterator[str]:
+    """An empty store, model cache and results folder for the duration of the block."""
+    saved = {name: os.environ.get(name) for name in CACHE_ENV_NAMES}
+    with tempfile.TemporaryDirectory(prefix="tlcore-verify-") as scratch:
+        for name in CACHE_ENV_NAMES:
+            os.environ[name] = os.path.join(scratch, name.lower())
+        try:
+            yield scratch
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def verify(store: Store, n: int, *, seed: int | None = None, tolerance: float = TOLERANCE,
+           progress: bool = True) -> tuple[int, list[tuple[dict, list[str]]]]:
+    """Recompute ``n`` records of ``store`` drawn at random (``seed``: None draws a fresh seed, returned) from nothing:
+    in one empty store and model cache for the whole sample (a zoo model two records need is pretrained once, but
+    pretrained). Returns the seed and, per record, what differs (an empty list: it matches)."""
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    _register_zoo(store)
+    drawn = sample(store, n, random.Random(seed))
+    results = []
+    with from_nothing():
+        for record in tqdm(drawn, disable=not progress, desc="verify"):
+            try:
+                found = differences(record["value"], recompute(record), tolerance=tolerance)
+            except Exception as error:  # noqa: BLE001  (a record that cannot be recomputed is a finding, not a crash)
+                found = [f"cannot be recomputed: {type(error).__name__}: {error}"]
+            results.append((record, found))
+    return seed, results
+
+
+def stale(store: Store) -> list[str]:
+    """Records the current code would not read: of another store or zoo version, of a function that no longer
+    exists or changed version, of a run whose configuration no longer describes a run (a zoo recipe changed)."""
+    _register_zoo(store)
+    found = []
+    for record in store.records():
+        kind, config, where = record["kind"], record["config"], f"{record['file']}.jsonl {record['key']}"
+        if record.get("provenance", {}).get("store_version") != STORE_VERSION:
+            found.append(f"{where}: store version {record.get('provenance', {}).get('store_version')}, "
+                         f"now {STORE_VERSION}")
+        elif kind == ZOO_KIND:
+            version = config.get("recipe", {}).get("zoo_version")
+            if version != ZOO_VERSION:
+                found.append(f"{where}: zoo version {version}, now {ZOO_VERSION}")
+        elif kind in SPEC_KINDS:
+            try:
+                SPEC_KINDS[kind].from_config(config)
+            except (ValueError, KeyError, TypeError) as error:
+                found.append(f"{where}: {kind} no longer has this configuration ({error})")
+        elif "function" in config:
+            try:
+                if remembered_function(config).version != config.get("version"):
+                    found.append(f"{where}: {config['function']} is now version "
+                                 f"{remembered_function(config).version}, the record {config.get('version')}")
+            except LookupError as error:
+                found.append(f"{where}: {error}")
+    return found

@@ -1,0 +1,250 @@
+"""The results store: every outcome a chapter reads, kept in a folder committed with the book.
+
+A record is one JSON line ``{"key", "kind", "config", "value", "provenance"}``: ``config`` is everything that
+determines ``value`` (its key is the hash of it), ``kind`` says how to recompute it (``python -m tlcore verify``) and
+``provenance`` where, when and how fast it was computed (store version, profile, commit, package versions, machine,
+threads, seconds). Records live in one file per chapter, ``<root>/<chapter>.jsonl`` (the chapter that computed a
+record first; ``shared.jsonl`` outside a chapter), sorted by key so that a recomputed store gives the same files.
+A write rewrites its chapter's file atomically under a lock, so two chapters executing side by side never lose a
+record and a killed process never leaves half a line behind. A record that cannot be read is never trusted: it is
+skipped (and listed by :meth:`Store.problems`), so what needs it is computed again.
+
+:func:`tlcore.remembered.remembered` keeps what a function returns in the store, under the hash of its arguments.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .storage import CACHE_ENV, RESULTS_ENV, _project_root, atomic_path, config_hash, exclusive
+
+STORE_ENV = "TLCORE_STORE"
+# Where everything computed is kept: the store, the model cache, the results folder (tables, fine-tuned weights).
+CACHE_ENV_NAMES = (STORE_ENV, CACHE_ENV, RESULTS_ENV)
+CHAPTER_ENV = "TLCORE_CHAPTER"
+PROFILE_ENV = "TLCORE_PROFILE"
+SHARED = "shared"
+# Bump when the meaning of a stored outcome changes (the loop, the world), so that old records are not reused.
+STORE_VERSION = 2  # 2: augmentation by gather (the indexing version was not reproducible)
+
+
+def store_dir() -> Path:
+    """The store's folder: ``$TLCORE_STORE`` or ``store/`` beside the book (committed with it)."""
+    path = Path(os.environ.get(STORE_ENV) or _project_root() / "store")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def record_key(config: dict) -> str:
+    """The key of the record ``config`` determines (its store version included)."""
+    return config_hash({"store_version": STORE_VERSION, **config}, 20)
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> dict:
+    import torch
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], check=False, cwd=Path(__file__).parent,
+                                capture_output=True, text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {"commit": commit, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
+            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
+
+
+def provenance(seconds: float) -> dict:
+    """Where, when and how fast a record was computed."""
+    import torch
+
+    return {"store_version": STORE_VERSION, "profile": os.environ.get(PROFILE_ENV, ""), **_machine(),
+            "threads": torch.get_num_threads(), "seconds": round(float(seconds), 3),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+class Store:
+    """The records under ``root`` (default :func:`store_dir`); new ones go to the file of ``chapter`` (default
+    ``$TLCORE_CHAPTER``, else ``shared``)."""
+
+    def __init__(self, root: str | Path | None = None, *, chapter: str | None = None):
+        self.root = Path(root) if root is not None else store_dir()
+        self.chapter = chapter or os.environ.get(CHAPTER_ENV) or SHARED
+        self._index: dict[str, dict] = {}
+        self._seen: dict[Path, tuple[int, int]] = {}
+        self._problems: dict[Path, list[str]] = {}
+
+    # ------------------------------------------------------------------ reading
+    def files(self) -> list[Path]:
+        return sorted(self.root.glob("*.jsonl")) if self.root.exists() else []
+
+    def _refresh(self) -> None:
+        """Read every file that changed since it was last read (another process may have added records)."""
+        files = self.files()
+        for path in files:
+            stat = path.stat()
+            if self._seen.get(path) == (stat.st_mtime_ns, stat.st_size):
+                continue
+            self._seen[path] = (stat.st_mtime_ns, stat.st_size)
+            records, problems = _read_file(path)
+            self._problems[path] = problems
+            for record in records:
+                self._index.setdefault(record["key"], {**record, "file": path.stem})
+
+    def get(self, key: str) -> dict | None:
+        """The record stored under ``key`` (with ``file``, the chapter file holding it), None if there is none."""
+        if key not in self._index:
+            self._refresh()
+        record = self._index.get(key)
+        if record is not None:
+            _log_read(key)
+        return record
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def __len__(self) -> int:
+        self._refresh()
+        return len(self._index)
+
+    def __bool__(self) -> bool:
+        return True  # a store is a place, not a collection: an empty one must not read as "no store"
+
+    def records(self, kind: str | None = None) -> Iterator[dict]:
+        """Every readable record (of ``kind``), in key order."""
+        self._refresh()
+        for key in sorted(self._index):
+            if kind is None or self._index[key]["kind"] == kind:
+                yield self._index[key]
+
+    def problems(self) -> list[str]:
+        """What cannot be trusted: unreadable lines, and records whose key is not the hash of their configuration."""
+        self._refresh()
+        found = [problem for path in self.files() for problem in self._problems.get(path, [])]
+        for record in self._index.values():
+            if record_key(record["config"]) != record["key"]:
+                found.append(f"{record['file']}.jsonl: record {record['key']} does not match its configuration "
+                             f"(expected key {record_key(record['config'])})")
+        return found
+
+    def summary(self) -> pd.DataFrame:
+        """Where the results come from, one row per chapter file: records, the commit and date (UTC day) of its
+        newest record, the store version(s) and the compute time of all its records (hours, one core each)."""
+        rows = {}
+        for record in self.records():
+            origin = record.get("provenance", {})
+            row = rows.setdefault(record["file"], {"file": record["file"], "records": 0, "date": "", "commit": "",
+                                                   "store_versions": set(), "compute_hours": 0.0})
+            row["records"] += 1
+            row["compute_hours"] += origin.get("seconds", 0.0) / 3600
+            row["store_versions"].add(origin.get("store_version"))
+            if origin.get("date", "") >= row["date"]:
+                row["date"], row["commit"] = origin.get("date", ""), origin.get("commit", "")
+        frame = pd.DataFrame(list(rows.values()), columns=["file", "records", "date", "commit", "store_versions",
+                                                           "compute_hours"])
+        frame["date"] = frame["date"].str[:10]
+        frame["store_versions"] = frame["store_versions"].map(lambda v: ", ".join(str(x) for x in sorted(v, key=str)))
+        return frame.sort_values("file", ignore_index=True).round({"compute_hours": 2})
+
+    # ------------------------------------------------------------------ writing
+    def put(self, key: str, kind: str, config: dict, value: Any, *, seconds: float = 0.0) -> dict:
+        """Store ``value`` under ``key`` (which must be the hash of ``config``) in this store's chapter file."""
+        if record_key(config) != key:
+            raise ValueError(f"key {key} is not the hash of its configuration ({record_key(config)})")
+        record = {"key": key, "kind": kind, "config": config, "value": value, "provenance": provenance(seconds)}
+        line = json.dumps(record, sort_keys=True, separators=(",", ":"))  # fails before anything is written
+        path = self.root / f"{self.chapter}.jsonl"
+        with exclusive(self.root / ".locks" / path.name):
+            lines = {}
+            if path.exists():
+                for text in path.read_text().splitlines():
+                    try:
+                        lines[json.loads(text)["key"]] = text
+                    except (json.JSONDecodeError, KeyError, TypeError):
+                        continue  # an unreadable line is dropped: its record is being computed again
+            lines[key] = line
+            with atomic_path(path) as tmp:
+                tmp.write_text("".join(lines[k] + "\n" for k in sorted(lines)))
+        self._index[key] = {**record, "file": path.stem}
+        _log_read(key)
+        return record
+
+    def prune(self, keep: set[str]) -> int:
+        """Remove every record whose key is not in ``keep`` (the keys a whole build read); returns how many."""
+        removed = 0
+        for path in self.files():
+            with exclusive(self.root / ".locks" / path.name):
+                lines = path.read_text().splitlines()
+                kept = [line for line in lines if _key_of(line) in keep]
+                removed += len(lines) - len(kept)
+                with atomic_path(path) as tmp:
+                    tmp.write_text("".join(line + "\n" for line in kept))
+                if not kept:
+                    path.unlink()
+        self._index, self._seen = {}, {}
+        return removed
+
+    def lock(self, key: str):
+        """Held while record ``key`` is computed, so that chapters executing side by side compute it once."""
+        return exclusive(self.root / ".locks" / key)
+
+    def computed(self, key: str, kind: str, config: dict, compute: Callable[[], Any]) -> Any:
+        """The value stored under ``key``, else ``compute()`` (under the key's lock), stored and returned."""
+        record = self.get(key)
+        if record is None:
+            with self.lock(key):
+                record = self.get(key)
+                if record is None:
+                    start = time.perf_counter()
+                    value = compute()
+                    record = self.put(key, kind, config, value, seconds=time.perf_counter() - start)
+        return record["value"]
+
+
+READS_ENV = "TLCORE_STORE_READS"  # a folder: every key read or written is logged there (to prune what no build reads)
+_logged: set[str] = set()
+
+
+def _log_read(key: str) -> None:
+    folder = os.environ.get(READS_ENV)
+    if folder and key not in _logged:
+        _logged.add(key)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with open(Path(folder) / f"{os.getpid()}.keys", "a") as log:
+            log.write(key + "\n")
+
+
+def read_keys(folder: str | Path) -> set[str]:
+    """Every key logged under ``folder`` (see ``READS_ENV``)."""
+    return {line for path in Path(folder).glob("*.keys") for line in path.read_text().split()}
+
+
+def _key_of(line: str) -> str | None:
+    try:
+        return json.loads(line)["key"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
+def _read_file(path: Path) -> tuple[list[dict], list[str]]:
+    records, problems = [], []
+    for number, text in enumerate(path.read_text().splitlines(), 1):
+        try:
+            record = json.loads(text)
+            if not (isinstance(record, dict) and {"key", "kind", "config", "value"} <= record.keys()
+                    and isinstance(record["config"], dict)):
+                raise ValueError("not a record")
+            records.append(record)
+        except (json.JSONDecodeError, ValueError) as error:
+            problems.append(f"{path.name} line {number}: unreadable record ({error})")
+    return records, problems
