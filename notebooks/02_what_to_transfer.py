@@ -60,6 +60,7 @@ import seaborn as sns
 import tlcore
 from tlcore.analysis.probes import (finetune_vs_probe, frozen_feature_probes, probe_similarity,
                                     similarity_order, stage_probes)
+from tlcore.analysis.similarity import with_image_similarity
 from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
 from tlcore.claims.what_to_transfer import inner_minus_last, reinit_at_chosen_lr
 from tlcore.results import save_table
@@ -72,7 +73,8 @@ glue("reinit_steps", setup.reinit.steps)
 glue("base_steps", setup.steps)
 # Chapter 1's similarity measurement, recomputed (it is deterministic and takes seconds) so that this chapter also
 # runs on its own.
-similarity = probe_similarity(setup.arch, setup.targets, seeds=setup.seeds)
+# the probe gain (descriptive) and the image-statistics similarity the claims use as x-axis
+similarity = with_image_similarity(probe_similarity(setup.arch, setup.targets, seeds=setup.seeds))
 save_table(similarity, TABLES["similarity"])
 order = similarity_order(similarity)
 setup

@@ -71,6 +71,7 @@ import seaborn as sns
 
 import tlcore
 from tlcore.analysis.probes import probe_similarity
+from tlcore.analysis.similarity import with_image_similarity
 from tlcore.chapter import glue, show_reference, show_verdicts, start_chapter
 from tlcore.finetune.recipes import bit_hyperrule
 from tlcore.regularizers.setups import DEFAULT_WEIGHTS
@@ -93,7 +94,8 @@ scales = sorted(reg.weight_scales)
 glue("weight_scales", " and ".join(f"{s:g}" for s in scales))
 direction = ", never stronger than it" if scales[-1] <= 1 else ", never weaker than it" if scales[0] >= 1 else ""
 glue("sweep_range", " and ".join(f"×{s:g}" for s in scales) + " the default" + direction)
-similarity = probe_similarity(setup.arch, setup.regularization.targets, seeds=setup.seeds)
+# the probe gain (descriptive) and the image-statistics similarity the claims use as x-axis
+similarity = with_image_similarity(probe_similarity(setup.arch, setup.regularization.targets, seeds=setup.seeds))
 save_table(similarity, TABLES["similarity"])
 similarity.groupby("target")["similarity"].mean().round(3)
 

@@ -27,3 +27,18 @@ def test_frechet_distance_is_zero_for_one_sample_and_positive_for_a_shift():
     assert frechet_distance(a, a + 1) == pytest.approx(3, rel=1e-6)
     with pytest.raises(ValueError, match="same D"):
         frechet_distance(a, a[:, :2])
+
+
+def test_tables_gain_the_image_similarity_and_claims_prefer_it():
+    import pandas as pd
+
+    from tlcore.analysis.similarity import with_image_similarity
+    from tlcore.claims.primary import similarity_by_target
+
+    probes = pd.DataFrame({"target": ["glyphs_near", "glyphs_near", "textures_far"], "similarity": [0.0, 0.1, 0.9]})
+    merged = with_image_similarity(probes)
+    assert len(merged) == 3 and merged.image_similarity.notna().all()
+    # the probe gain says far is the most similar here; the claims' x-axis does not use it
+    assert similarity_by_target(merged).idxmax() == "glyphs_near"
+    real = with_image_similarity(pd.DataFrame({"target": ["pets"], "similarity": [0.3]}))
+    assert real.image_similarity.isna().all() and similarity_by_target(real)["pets"] == 0.3  # the real tier

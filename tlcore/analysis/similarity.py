@@ -58,3 +58,14 @@ def similarity_frame(targets, source: str = "glyphs_source") -> pd.DataFrame:
     """One row per target: constructed_rank (NaN where the world does not construct one) and image_similarity."""
     return pd.DataFrame([{"target": t, "constructed_rank": BY_CONSTRUCTION.get(t, np.nan),
                           "image_similarity": image_similarity(t, source)} for t in targets])
+
+
+def with_image_similarity(frame: pd.DataFrame, source: str = "glyphs_source") -> pd.DataFrame:
+    """``frame`` (one or more rows per ``target``, e.g. :func:`~tlcore.analysis.probes.probe_similarity`'s) with the
+    columns of :func:`similarity_frame` added per target. Targets outside the embedded world (the real tier, whose
+    source images are not here) get NaN: claims then fall back to the probe gain and say so."""
+    targets = list(dict.fromkeys(frame["target"]))
+    embedded = [t for t in targets if t in data.EMBEDDED]
+    measured = similarity_frame(embedded, source) if embedded else pd.DataFrame(
+        columns=["target", "constructed_rank", "image_similarity"])
+    return frame.merge(measured, on="target", how="left")

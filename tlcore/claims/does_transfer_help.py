@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 
 from ..studies.does_transfer_help import TABLES as STUDY_TABLES
 from .ladder import ladder
-from .primary import Primary, collapsed_runs, describe_runs, seed_means
+from .primary import Primary, collapsed_runs, describe_runs, seed_means, similarity_by_target
 from .primary_test import PrimaryTest
 from .registry import Verdict
 from .stats import bootstrap_ci, paired_difference, summarise
@@ -32,7 +32,7 @@ def rule_t1(tables) -> Verdict:
     gain rises with measured similarity (Spearman rho > 0, averaged over sizes). Not supported when (a) fails;
     mixed when (a) holds and (b) or (c) does not."""
     gains = transfer_gains(tables(GRID))
-    similarity = tables(SIMILARITY).groupby("target")["similarity"].mean()
+    similarity = similarity_by_target(tables(SIMILARITY))
     overall = bootstrap_ci(gains.groupby("seed")["gain"].mean().to_numpy())
     cells = summarise(gains, by=["target", "n_per_class"], value="gain")
     sizes = sorted(cells["n_per_class"].unique())
@@ -61,7 +61,7 @@ def rule_t7(tables) -> Verdict:
     gains = transfer_gains(tables(GRID))
     gains["ntg"] = -gains["gain"]
     cells = summarise(gains, by=["target", "n_per_class"], value="ntg")
-    similarity = tables(SIMILARITY).groupby("target")["similarity"].mean().sort_values()
+    similarity = similarity_by_target(tables(SIMILARITY)).sort_values()
     dissimilar = list(similarity.index[:2])
     largest = cells["n_per_class"].max()
     quadrant = cells[cells.target.isin(dissimilar) & (cells.n_per_class == largest)]
@@ -123,7 +123,7 @@ def _no_collapsed_run(tables) -> dict[str, str]:
 
 def _t7_differences(tables):
     gains = transfer_gains(tables(GRID))
-    dissimilar = list(tables(SIMILARITY).groupby("target")["similarity"].mean().sort_values().index[:2])
+    dissimilar = list(similarity_by_target(tables(SIMILARITY)).sort_values().index[:2])
     cell = gains[gains.target.isin(dissimilar) & (gains.n_per_class == gains.n_per_class.max())]
     return seed_means(cell.assign(ntg=-cell["gain"]), "ntg", scale=100)
 

@@ -95,10 +95,13 @@ def rule_h1(tables) -> Verdict:
     when rho < 0 only; not supported when rho >= 0 (a tie of every optimum counts as rho = 0)."""
     grid = score_diverged(tables(GRID))
     similarity = tables(SIMILARITY)
+    # the image-statistics similarity where the table has it: none of the compared models (see similarity_by_target)
+    column = "image_similarity" if "image_similarity" in similarity and similarity["image_similarity"].notna().all() \
+        else "similarity"
     size = grid.n_per_class.min()
-    rho, low, high = _bootstrap_rho(grid, size, similarity, "similarity")
+    rho, low, high = _bootstrap_rho(grid, size, similarity, column)
     best = optimum(grid[grid.n_per_class == size]).set_index("target")
-    order = similarity.groupby("target")["similarity"].mean().sort_values(ascending=False)
+    order = similarity.groupby("target")[column].mean().sort_values(ascending=False)
     verdict = ladder(rho < 0 and high < 0, mixed=rho < 0)
     return Verdict(
         "H1", verdict, round(rho, 2), "Spearman rho(similarity, optimum effective LR)",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..analysis.grids import grid_spread, optimum, rank_correlation, score_diverged
 from ..studies.hyperparameters import TABLES
-from .primary import Primary, collapsed_runs, describe_runs, seed_means
+from .primary import Primary, collapsed_runs, describe_runs, seed_means, similarity_by_target
 from .primary_test import PrimaryTest
 from .stats import paired_difference
 
@@ -79,7 +79,7 @@ def optimum_rhos(tables, x_of_seed) -> np.ndarray:
 
 
 def _similarity(tables) -> pd.Series:
-    return tables(SIMILARITY).groupby("target")["similarity"].mean()
+    return similarity_by_target(tables(SIMILARITY))
 
 
 def h1_differences(tables) -> np.ndarray:

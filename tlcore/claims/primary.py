@@ -132,3 +132,12 @@ def describe_runs(runs: pd.DataFrame, columns: list[str], *, column: str = "test
     shown = [", ".join(str(row[c]) for c in columns) + f" seed {row['seed']} ({row[column]:.3f})"
              for _, row in runs.head(limit).iterrows()]
     return "; ".join(shown) + (f"; and {len(runs) - limit} more" if len(runs) > limit else "")
+
+
+def similarity_by_target(frame: pd.DataFrame) -> pd.Series:
+    """How similar each target is to the source, for a claim's x-axis: the image-statistics similarity
+    (:mod:`tlcore.analysis.similarity`, computed from neither the models nor the outcomes) where the table has it,
+    else the probe gain (the real tier, where no source images are at hand). Mean per target."""
+    column = "image_similarity" if "image_similarity" in frame and frame["image_similarity"].notna().all() \
+        else "similarity"
+    return frame.groupby("target")[column].mean()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..studies.regularizers import TABLES as STUDY_TABLES
 from .ladder import from_parts, ladder
+from .primary import similarity_by_target
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points, paired_difference, summarise
 
@@ -26,7 +27,7 @@ def _difference(grid, treated: str, control: str):
 
 def _by_similarity(tables) -> tuple[str, str]:
     """(most similar, least similar) target by measured probe gain."""
-    order = tables(SIMILARITY).groupby("target")["similarity"].mean().sort_values(ascending=False)
+    order = similarity_by_target(tables(SIMILARITY)).sort_values(ascending=False)
     return order.index[0], order.index[-1]
 
 

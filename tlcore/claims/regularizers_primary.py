@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..studies.regularizers import TABLES
-from .primary import Primary, collapsed_runs, describe_runs, seed_means
+from .primary import Primary, collapsed_runs, describe_runs, seed_means, similarity_by_target
 from .primary_test import PrimaryTest
 
 GRID, SIMILARITY, LARGE = TABLES["grid"], TABLES["similarity"], TABLES["large"]
@@ -57,7 +57,7 @@ def versus(runs: pd.DataFrame, treated, control) -> pd.DataFrame:
 def _similar(tables) -> pd.DataFrame:
     """The grid's runs on the most similar target (by mean measured similarity)."""
     grid = tables(GRID)
-    most = tables(SIMILARITY).groupby("target")["similarity"].mean().idxmax()
+    most = similarity_by_target(tables(SIMILARITY)).idxmax()
     return grid[grid.target == most]
 
 

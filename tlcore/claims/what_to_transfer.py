@@ -19,7 +19,7 @@ from ..data.embedded import EMBEDDED
 from ..results.selection import select_on_validation
 from ..studies.what_to_transfer import TABLES as STUDY_TABLES
 from .ladder import ladder
-from .primary import Primary, collapsed_runs, describe_runs, seed_means
+from .primary import Primary, collapsed_runs, describe_runs, seed_means, similarity_by_target
 from .primary_test import PrimaryTest
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points, summarise
@@ -30,7 +30,7 @@ PROBE_GAP, STAGE_PROBES, REINIT_TUNING, SIMILARITY = (
 
 def _similarity(tables, targets) -> pd.Series:
     """Mean measured similarity of ``targets``, most similar first; ``KeyError`` for a target never measured."""
-    similarity = tables(SIMILARITY).groupby("target")["similarity"].mean()
+    similarity = similarity_by_target(tables(SIMILARITY))
     missing = sorted(set(targets) - set(similarity.index))
     if missing:
         raise KeyError(f"no measured similarity for target(s) {missing} in table {SIMILARITY!r}")
