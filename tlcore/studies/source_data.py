@@ -10,7 +10,8 @@ from ..runs.transfer import TransferRun, run_many
 from .common import protocol_for
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
-TABLES = {"runs": "source_runs", "roles": "source_roles", "emd": "source_emd", "datl_weights": "source_datl_weights"}
+TABLES = {"runs": "source_runs", "roles": "source_roles", "emd": "source_emd", "datl_weights": "source_datl_weights",
+          "random_probes": "source_random_probes"}
 
 
 def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
@@ -21,8 +22,9 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     scored on the test split, with no choice made on it. Returns ``runs`` (model, source, target, seed,
     finetune_accuracy, val_accuracy, probe_accuracy), ``roles`` (claim, target, arm, model: which run plays which
     part in each comparison), ``emd`` (EMD similarity of each source dataset to each target in the features of
-    ``profile.arch``, per seed), ``datl_weights`` (the re-weighting of each DATL target) and ``sources`` (see
-    :func:`source_models_table`).
+    ``profile.arch``, per seed), ``datl_weights`` (the re-weighting of each DATL target), ``random_probes`` (the
+    same probe on randomly initialised twins of the self-supervised models: the floor S5's "the source learned"
+    precondition compares with) and ``sources`` (see :func:`source_models_table`).
     """
     from ..models.datl import datl_entry
 
@@ -62,12 +64,16 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     runs = runs.merge(pd.concat(probes, ignore_index=True), on=["model", "target", "seed"])
     runs["source"] = runs.model.map(lambda name: models.ZOO[name].source)
     runs = runs[["model", "source", "target", "seed", "finetune_accuracy", "val_accuracy", "probe_accuracy"]]
+    random_probes = [random_feature_probes(model_name, [target], profile.ranking.size, list(profile.seeds))
+                     for target, model_name in profile.source_data.selfsup_models]
     return {
         "runs": runs,
         "roles": roles,
         "emd": source_emd(profile.arch, list(profile.source_data.models), list(profile.source_data.targets),
                           profile.ranking.size, list(profile.seeds)),
         "datl_weights": pd.concat(weight_tables),
+        "random_probes": (pd.concat(random_probes, ignore_index=True) if random_probes
+                          else pd.DataFrame(columns=["model", "target", "seed", "probe_accuracy"])),
         "sources": source_models_table(pairs.model.unique()),
     }
 
@@ -129,5 +135,20 @@ def source_probes(model_name: str, targets: list[str], n_per_class: int, seeds: 
     return pd.DataFrame([
         {"model": model_name, "target": target, "seed": seed,
          "probe_accuracy": linear_probe_accuracy(model, data.load(target, "train", n_per_class, seed=seed),
+                                                 data.load(target, "test", seed=seed))}
+        for target in targets for seed in seeds])
+
+
+@remembered("probes")
+def random_feature_probes(model_name: str, targets: list[str], n_per_class: int, seeds: list[int]) -> pd.DataFrame:
+    """:func:`source_probes` on randomly initialised twins of zoo model ``model_name`` (seeded by each seed): the
+    accuracy features that learnt nothing already give, at the same size, split and seeds. Columns model, target,
+    seed, probe_accuracy."""
+    from ..analysis.probes import linear_probe_accuracy
+
+    return pd.DataFrame([
+        {"model": model_name, "target": target, "seed": seed,
+         "probe_accuracy": linear_probe_accuracy(models.create(model_name, pretrained=False, seed=seed).eval(),
+                                                 data.load(target, "train", n_per_class, seed=seed),
                                                  data.load(target, "test", seed=seed))}
         for target in targets for seed in seeds])
