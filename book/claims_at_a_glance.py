@@ -23,7 +23,9 @@
 # the table is typed by hand. A verdict is the category of the claim's declared primary test (see below):
 # *supported*, *not supported* (credibly smaller than the smallest effect of interest, or the other way),
 # *inconclusive* (neither, at this budget), *not tested* (a declared precondition failed). *planned* means no chapter
-# tests the claim yet; *not run* means its chapter has not been executed in this build.
+# tests the claim yet; *not run* means its chapter has not been executed in this build; *stale* means its chapter's
+# tables were saved by an older results-store version, under another profile than the claim's other tables, or
+# without a stamp, so the claim is not judged until the chapter executes again.
 
 # %% tags=["remove-input"]
 from collections import Counter

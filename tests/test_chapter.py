@@ -1,4 +1,6 @@
 """The helpers chapters call at their start and end."""
+import os
+
 import pandas as pd
 import pytest
 
@@ -6,15 +8,19 @@ from tlcore.chapter import start_chapter
 from tlcore.studies.profiles import PROFILES
 
 
-def test_start_chapter_applies_the_parameters_cell_and_keeps_the_profile_where_it_is_empty():
+def test_start_chapter_applies_the_parameters_cell_and_keeps_the_profile_where_it_is_empty(monkeypatch):
+    monkeypatch.setenv("TLCORE_PROFILE", "")
     setup = start_chapter("smoke", seeds=[5, 6], sizes=None)
     assert setup.seeds == (5, 6) and setup.sizes == PROFILES["smoke"].sizes
     assert start_chapter("smoke", seeds=[]).seeds == PROFILES["smoke"].seeds
+    assert os.environ["TLCORE_PROFILE"] == "smoke"  # what the chapter's tables and store records are stamped with
 
 
-def test_start_chapter_names_an_unknown_profile():
+def test_start_chapter_names_an_unknown_profile(monkeypatch):
+    monkeypatch.setenv("TLCORE_PROFILE", "embedded")
     with pytest.raises(KeyError, match="unknown profile 'tiny'"):
         start_chapter("tiny")
+    assert os.environ["TLCORE_PROFILE"] == "embedded"
 
 
 def test_show_verdicts_glues_every_verdict_and_returns_their_table(tmp_results, monkeypatch):

@@ -1,6 +1,7 @@
 """Small helpers that chapters share: gluing numbers into the text, showing verdicts, reading published tables."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,7 @@ from .claims.registry import Verdict
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 BADGES = {"supported": "✔", "not supported": "✘", "inconclusive": "?", "not tested": "∅", "mixed": "◐",
-          "planned": "…", "not run": "—"}
+          "planned": "…", "not run": "—", "stale": "↻"}
 
 
 def glue(name: str, value, display: bool = False):
@@ -84,13 +85,17 @@ def show_reference(name: str) -> pd.DataFrame:
 def start_chapter(profile: str, **parameters):
     """A chapter's set-up: the :class:`~tlcore.studies.profiles.Profile` named ``profile`` with the chapter's parameters
     cell applied (a parameter left None or empty keeps the profile's value; lists become tuples, as papermill
-    passes lists), and the book's plot style."""
+    passes lists), and the book's plot style. The profile's name goes to ``$TLCORE_PROFILE`` for this process, so that
+    the chapter's result tables and store records say what they were computed under, in the book or in Jupyter."""
+    from .storage import PROFILE_ENV
     from .studies.profiles import get_profile
 
     set_style()
     overrides = {name: (tuple(value) if value else None) if isinstance(value, (list, tuple)) else value
                  for name, value in parameters.items()}
-    return get_profile(profile, **overrides)
+    setup = get_profile(profile, **overrides)
+    os.environ[PROFILE_ENV] = profile
+    return setup
 
 
 def set_style() -> None:

@@ -1,9 +1,11 @@
 """Where tlcore keeps caches and results, and how it writes them without leaving half-written files behind."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,10 @@ from filelock import FileLock
 
 CACHE_ENV = "TLCORE_CACHE"
 RESULTS_ENV = "TLCORE_RESULTS"
+PROFILE_ENV = "TLCORE_PROFILE"  # the profile a chapter executes under (set by the book build)
+# Bump when the meaning of a stored outcome changes (the loop, the world), so that old records are not reused and
+# tables computed from them read as stale.
+STORE_VERSION = 2  # 2: augmentation by gather (the indexing version was not reproducible)
 
 
 def cache_dir() -> Path:
@@ -27,6 +33,16 @@ def results_dir() -> Path:
     path = Path(os.environ.get(RESULTS_ENV, _project_root() / "results"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The checked-out commit of the package's repository (12 hex digits), or "unknown" outside a git checkout."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], check=False, cwd=Path(__file__).parent,
+                              capture_output=True, text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def _project_root() -> Path:

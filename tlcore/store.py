@@ -17,7 +17,6 @@ import functools
 import json
 import os
 import platform
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -27,16 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .storage import CACHE_ENV, RESULTS_ENV, _project_root, atomic_path, config_hash, exclusive
+# PROFILE_ENV and STORE_VERSION live in storage, where the result tables' stamps read them too.
+from .storage import (CACHE_ENV, PROFILE_ENV, RESULTS_ENV, STORE_VERSION, _project_root, atomic_path,  # noqa: F401
+                      config_hash, exclusive, git_commit)
 
 STORE_ENV = "TLCORE_STORE"
 # Where everything computed is kept: the store, the model cache, the results folder (tables, fine-tuned weights).
 CACHE_ENV_NAMES = (STORE_ENV, CACHE_ENV, RESULTS_ENV)
 CHAPTER_ENV = "TLCORE_CHAPTER"
-PROFILE_ENV = "TLCORE_PROFILE"
 SHARED = "shared"
-# Bump when the meaning of a stored outcome changes (the loop, the world), so that old records are not reused.
-STORE_VERSION = 2  # 2: augmentation by gather (the indexing version was not reproducible)
 
 
 def store_dir() -> Path:
@@ -55,12 +53,7 @@ def record_key(config: dict) -> str:
 def _machine() -> dict:
     import torch
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], check=False, cwd=Path(__file__).parent,
-                                capture_output=True, text=True, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    return {"commit": commit, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
+    return {"commit": git_commit(), "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
 
 

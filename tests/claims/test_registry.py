@@ -49,6 +49,40 @@ def test_verdict_is_not_run_without_tables_and_planned_without_rule(tmp_results,
         claims.verdict("Z9")
 
 
+def test_a_claim_whose_tables_are_stale_is_not_judged(tmp_results, monkeypatch):
+    import json
+
+    from tlcore.claims.registry import Claim, Verdict
+    from tlcore.results.tables import save_table, table_stamp
+    from tlcore.storage import STORE_VERSION
+
+    monkeypatch.setitem(claims.CLAIMS, "X1", Claim("X1", "0", "A claim.", "none", chapter="99_somewhere",
+                                                   tables=("x_runs", "x_roles"),
+                                                   rule=lambda tables: Verdict("X1", "supported", detail="judged")))
+    monkeypatch.setenv("TLCORE_PROFILE", "smoke")
+    for name in ("x_runs", "x_roles"):
+        save_table(pd.DataFrame({"a": [1]}), name)
+    stamp = table_stamp("x_runs")
+    assert stamp["profile"] == "smoke" and stamp["store_version"] == STORE_VERSION and stamp["rows"] == 1
+    assert claims.verdict("X1").verdict == "supported"
+
+    monkeypatch.setenv("TLCORE_PROFILE", "embedded")
+    save_table(pd.DataFrame({"a": [1]}), "x_roles")
+    mixed = claims.verdict("X1")
+    assert mixed.verdict == "stale" and "smoke: x_runs" in mixed.detail and "embedded: x_roles" in mixed.detail
+
+    old = tmp_results / "tables" / "x_runs.stamp.json"
+    old.write_text(json.dumps({**stamp, "profile": "embedded", "store_version": STORE_VERSION - 1}))
+    assert claims.verdict("X1").verdict == "stale"
+    assert f"results-store version {STORE_VERSION - 1}" in claims.verdict("X1").detail
+    old.unlink()
+    unstamped = claims.verdict("X1")
+    assert unstamped.verdict == "stale" and "x_runs has no stamp" in unstamped.detail
+    assert "execute chapter 99_somewhere again" in unstamped.detail
+    save_table(pd.DataFrame({"a": [1]}), "x_runs")
+    assert claims.verdict("X1").verdict == "supported"
+
+
 def make_tables(gain, similarity=None, steps=None):
     """Synthetic chapter-1 tables: gain(target, n) in accuracy, and step counts for the convergence rule."""
     targets = ["near", "mid", "far", "real"]

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..results.tables import has_table, load_table
+from ..results.tables import has_table, load_table, stale_reasons
 from .primary import Primary, calibration, family_size, primary_row
 
 # The categories of issue 14 (supported, not supported, inconclusive, not tested, mixed; see
 # tlcore.claims.categories), then the states of a claim without a verdict.
-VERDICTS = ("supported", "not supported", "inconclusive", "not tested", "mixed", "planned", "not run")
+VERDICTS = ("supported", "not supported", "inconclusive", "not tested", "mixed", "planned", "not run", "stale")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ def verdict(claim_id: str, tables: Callable[[str], pd.DataFrame] | None = None) 
         missing = [name for name in claim.tables if not has_table(name)]
         if missing:
             return Verdict(claim_id, "not run", detail=f"result tables missing: {', '.join(missing)}")
+        stale = stale_reasons(claim.tables)
+        if stale:
+            return Verdict(claim_id, "stale", detail=f"not judged, its tables are stale ({'; '.join(stale)}): "
+                                                     f"execute chapter {claim.chapter} again")
         tables = load_table
     secondary = claim.rule(tables)
     if claim.primary is None:
