@@ -68,6 +68,34 @@ def test_advise_with_a_known_similarity_places_the_target(tmp_results):
     assert "small/similar" in str(advice) and "L2-SP" in str(advice)
 
 
+def test_similarity_is_measured_from_image_statistics_where_the_source_images_are_here(tmp_results, monkeypatch):
+    from tlcore import advisor
+    from tlcore.analysis.similarity import image_similarity
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("the probe gain reads the model whose fine-tuning the advice is judged by")
+
+    monkeypatch.setattr(advisor, "probe_similarity", no_probe)
+    assert advisor.similarity_measure("glyph_micro", "glyphs_near") == advisor.IMAGE_STATISTICS
+    near, far = (advisor.measure_similarity("glyph_micro", t) for t in ("glyphs_near", "textures_far"))
+    assert near == image_similarity("glyphs_near", "glyphs_source") and near > advisor.SIMILAR_FROM > far
+    # Two zoo models with one source measure a target alike: the measure does not depend on the model.
+    assert advisor.measure_similarity("glyph_resnet_narrow", "glyphs_near") == near
+    advice = advise("glyph_micro", "textures_far", n_per_class=5)
+    assert advice.quadrant == "small/dissimilar" and "(image statistics)" in str(advice)
+    assert advice.summary()["similarity_measure"] == advisor.IMAGE_STATISTICS
+
+
+def test_similarity_falls_back_to_the_probe_gain_without_the_source_images(monkeypatch):
+    from tlcore import advisor
+
+    assert advisor.similarity_measure("resnet18", "glyphs_near") == advisor.PROBE_GAIN  # a timm model: ImageNet
+    assert advisor.similarity_measure("glyph_micro", "folder:/data/mine") == advisor.PROBE_GAIN
+    monkeypatch.setattr(advisor, "probe_similarity",
+                        lambda model, targets, **kw: pd.DataFrame({"similarity": [0.2, 0.4]}))
+    assert advisor.measure_similarity("resnet18", "glyphs_near") == pytest.approx(0.3)
+
+
 def test_advise_rejects_an_unknown_dataset():
     with pytest.raises(KeyError, match="no_such_data"):
         advise("glyph_micro", "no_such_data", similarity=0.5)
