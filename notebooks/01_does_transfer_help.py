@@ -57,7 +57,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 import tlcore
 from tlcore.analysis.probes import probe_similarity
 from tlcore.analysis.similarity import with_image_similarity
-from tlcore.chapter import glue, glue_verdict, show_reference, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_survey_differences, glue_verdict, show_reference, start_chapter, verdict_table
 from tlcore.results import save_table
 from tlcore.results.tables import save_tables
 from tlcore.studies.does_transfer_help import TABLES, tuned_transfer_grid
@@ -164,6 +164,7 @@ sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1));
 verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("T1", "T7", "T8")}
 for verdict in verdicts.values():
     glue_verdict(verdict)
+glue_survey_differences(list(verdicts.values()))
 held = {claim: verdict.verdict == "supported" for claim, verdict in verdicts.items()}
 # The advice below says what this build found, so it is chosen by the numbers and verdicts above, not typed.
 smallest = gains[gains.n_per_class == gains.n_per_class.min()].groupby("target")["gain"].mean()
@@ -184,6 +185,10 @@ verdict_table(list(verdicts.values()))
 # - **T8** — {glue:text}`t8_verdict`. {glue:text}`t8_detail`
 #
 # Similarity to the source (image similarity, most similar first): {glue:text}`similarity_summary`.
+#
+# ### Where our verdict and the survey differ
+#
+# {glue:md}`survey_differences`
 #
 # ## In practice
 #

@@ -148,6 +148,10 @@ show_verdicts("T2", "T5", "T6", "S6")
 # - **T6** — {glue:text}`t6_verdict`. {glue:text}`t6_detail`
 # - **S6** — {glue:text}`s6_verdict`. {glue:text}`s6_detail`
 #
+# ### Where our verdict and the survey differ
+#
+# {glue:md}`survey_differences`
+#
 # ## In practice
 #
 # - Compare candidate source models on *your* target: source accuracy is a first guess, and T6 above measures how

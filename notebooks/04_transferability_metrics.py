@@ -158,6 +158,10 @@ show_verdicts("M1", "M2")
 # - **M1** — {glue:text}`m1_verdict`. {glue:text}`m1_detail`
 # - **M2** — {glue:text}`m2_verdict`. {glue:text}`m2_detail`
 #
+# ### Where our verdict and the survey differ
+#
+# {glue:md}`survey_differences`
+#
 # ## In practice
 #
 # - Scoring a handful of candidates costs one forward pass each; fine-tuning them all costs a training run each.

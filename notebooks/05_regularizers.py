@@ -218,6 +218,10 @@ show_verdicts("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")
 # schedule for all sizes: the BiT-HyperRule (`tlcore.finetune.recipes.bit_hyperrule`, scaled as in chapter 6)
 # {glue:text}`r8_bit_buckets`.
 #
+# ### Where our verdict and the survey differ
+#
+# {glue:md}`survey_differences`
+#
 # ## In practice
 #
 # - These regularisers are cheap (L2-SP and BSS cost almost nothing per step; DELTA one extra forward pass without

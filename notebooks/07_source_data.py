@@ -223,6 +223,10 @@ show_verdicts("S1", "S2", "S3", "S4", "S5")
 # trained letters model. DATL's re-weighting, by contrast, is measured between two models with the identical short
 # recipe, so its difference is the weighting alone.
 #
+# ### Where our verdict and the survey differ
+#
+# {glue:md}`survey_differences`
+#
 # ## In practice
 #
 # - A small source that looks like your target is worth trying next to the big generic model, and it is cheap: here

@@ -61,7 +61,7 @@ import seaborn as sns
 
 import tlcore
 from tlcore.analysis.difficulty import knn_disagreement
-from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_survey_differences, glue_verdict, start_chapter, verdict_table
 from tlcore.claims.what_is_transferred import DIFFICULTY_BINS, correctness_by_bin, extra_answer_difficulty
 from tlcore.results.tables import save_tables
 from tlcore.studies.what_is_transferred import TABLES, what_is_transferred
@@ -223,6 +223,7 @@ extra.round(3)
 verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("P1", "P2", "P4")}
 for verdict in verdicts.values():
     glue_verdict(verdict)
+glue_survey_differences(list(verdicts.values()))
 # The advice below says what this build found, so it is chosen by the verdicts, not typed.
 held = {claim: verdict.verdict == "supported" for claim, verdict in verdicts.items()}
 glue("practice_p1", "here models fine-tuned from one pretrained start stayed in one basin (P1 supported), so "
@@ -242,6 +243,10 @@ verdict_table(list(verdicts.values()))
 # - **P1** — {glue:text}`p1_verdict`. {glue:text}`p1_detail`
 # - **P2** — {glue:text}`p2_verdict`. {glue:text}`p2_detail`
 # - **P4** — {glue:text}`p4_verdict`. {glue:text}`p4_detail`
+#
+# ### Where our verdict and the survey differ
+#
+# {glue:md}`survey_differences`
 #
 # ## In practice
 #

@@ -76,7 +76,7 @@ import seaborn as sns
 
 import tlcore
 from tlcore import data
-from tlcore.chapter import glue, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_survey_differences, glue_verdict, start_chapter, verdict_table
 from tlcore.regularizers import LwF
 from tlcore.runs.continual import DEFAULT_WEIGHTS
 from tlcore.results import save_table
@@ -188,6 +188,7 @@ continual[["method", "seed", "test_accuracy", "source_accuracy_before", "source_
 verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("A1", "A2", "A3", "A4")}
 for verdict in verdicts.values():
     glue_verdict(verdict)
+glue_survey_differences(list(verdicts.values()))
 # The advice below says what this build found, so it is chosen by the verdict, not typed.
 glue("practice_a2", "LwF and L2-SP forgot less here but did not stop the drift (A2 supported)"
      if verdicts["A2"].verdict == "supported" else
@@ -217,6 +218,10 @@ verdict_table(list(verdicts.values()))
 # fine-tuning. Few-shot: prototypes of frozen features need the source features to separate the target's classes
 # already; where they do, prototypes have no hyper-parameter to get wrong. At the smallest k (mean over seeds)
 # {glue:text}`few_shot_reading`.
+#
+# ### Where our verdict and the survey differ
+#
+# {glue:md}`survey_differences`
 #
 # ## In practice
 #

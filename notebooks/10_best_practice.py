@@ -152,6 +152,10 @@ show_verdicts("B1")
 # %% [markdown]
 # - **B1** — {glue:text}`b1_verdict`. {glue:text}`b1_detail`
 #
+# ### Where our verdict and the survey differ
+#
+# {glue:md}`survey_differences`
+#
 # ## In practice
 #
 # - `python -m tlcore advise DATASET --model MODEL --n-per-class N` prints the quadrant, the recipe and the reasons

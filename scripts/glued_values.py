@@ -32,7 +32,8 @@ def glued(notebook) -> dict[str, str]:
             if "name" in scrapbook:
                 data = output.get("data", {})
                 prefix = scrapbook.get("mime_prefix", "")
-                values[scrapbook["name"]] = data.get(f"{prefix}text/plain", data.get("text/plain", ""))
+                values[scrapbook["name"]] = (data.get(f"{prefix}text/markdown")  # glued Markdown: its text
+                                             or data.get(f"{prefix}text/plain", data.get("text/plain", "")))
     return values
 
 

@@ -30,7 +30,8 @@ def test_show_verdicts_glues_every_verdict_and_returns_their_table(tmp_results, 
     monkeypatch.setattr(chapter, "glue", lambda name, value, display=False: glued.setdefault(name, value))
     table = chapter.show_verdicts("T1", "T7")
     assert list(table["claim"]) == ["T1", "T7"] and set(table["verdict"]) == {"— not run"}
-    assert {"t1_verdict", "t1_key", "t1_detail", "t7_verdict", "t7_key", "t7_detail"} == set(glued)
+    assert {"t1_verdict", "t1_key", "t1_detail", "t7_verdict", "t7_key", "t7_detail", "survey_differences"} == set(glued)
+    assert "**T1** has no results in this build" in glued["survey_differences"].data
 
 
 def test_show_reference_prints_the_caption_and_returns_the_published_frame(capsys):
@@ -105,3 +106,22 @@ def test_chapters_register_the_table_display_for_frames_and_series():
     assert ">–<" in html(pd.Series([1.5, float("nan")], name="similarity"))
     assert "dtype" not in html(pd.Series([1.5], name="similarity"))
     InteractiveShell.clear_instance()
+
+
+def test_survey_differences_names_what_agrees_and_why_each_other_claim_departs():
+    from tlcore.chapter import DEPARTURES, survey_differences
+    from tlcore.claims.registry import VERDICTS, Verdict
+
+    assert set(DEPARTURES) == set(VERDICTS) - {"supported"}
+    primary = {"primary": {"reason": "mean difference +0.4 points (90% CI -1 to +1.8, 5 seeds) includes both."}}
+    text = survey_differences([Verdict("T1", "supported"), Verdict("T2", "supported"),
+                               Verdict("T7", "inconclusive", numbers=primary),
+                               Verdict("T8", "not run", detail="result tables missing: transfer_grid")])
+    assert text.startswith("T1 and T2 agree with the survey (supported).")
+    assert ("**T7** our test cannot tell at this budget (*inconclusive*): mean difference +0.4 points (90% CI -1 to "
+            "+1.8, 5 seeds) includes both.") in text
+    assert "**T8** has no results in this build (*not run*): result tables missing: transfer_grid." in text
+    assert "do not depart" not in text
+    assert survey_differences([Verdict("B1", "supported")]).endswith("Our verdicts do not depart from the survey here.")
+    only = survey_differences([Verdict("S5", "not tested", numbers={"primary": {"reason": "precondition failed: x"}})])
+    assert only == "**S5** was not tested, because a declared precondition failed (*not tested*): precondition failed: x."

@@ -52,13 +52,61 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
                           "numbers behind it": v.detail} for v in verdicts])
 
 
+# How a category departs from the survey, which states every claim as holding.
+DEPARTURES = {
+    "not supported": "does not hold at our scale",
+    "inconclusive": "our test cannot tell at this budget",
+    "not tested": "was not tested, because a declared precondition failed",
+    "mixed": "holds in some of its declared parts and not in others",
+    "not run": "has no results in this build",
+    "stale": "was not judged, its results are stale",
+    "planned": "has no experiment yet",
+}
+
+
+def survey_differences(verdicts: list[Verdict]) -> str:
+    """One paragraph of Markdown for a chapter's "where our verdict and the survey differ": the claims that agree
+    with the survey (supported), then each that does not, with what happened and the primary test's numbers (or the
+    detail, where there is no primary test)."""
+    agree = [v.claim for v in verdicts if v.verdict == "supported"]
+    sentences = []
+    if agree:
+        sentences.append(f"{_listed(agree)} {'agrees' if len(agree) == 1 else 'agree'} with the survey (supported).")
+    for v in verdicts:
+        if v.verdict == "supported":
+            continue
+        primary = v.numbers.get("primary") if isinstance(v.numbers, dict) else None
+        why = primary["reason"] if primary else v.detail
+        sentences.append(f"**{v.claim}** {DEPARTURES[v.verdict]} (*{v.verdict}*): {why.rstrip('.')}.")
+    if len(agree) == len(verdicts):
+        sentences.append("Our verdicts do not depart from the survey here.")
+    return " ".join(sentences)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def glue_survey_differences(verdicts: list[Verdict]) -> str:
+    """Glue :func:`survey_differences` as ``survey_differences`` (Markdown, for ``{glue:md}``) and return it."""
+    text = survey_differences(verdicts)
+    try:
+        from IPython.display import Markdown
+    except ImportError:  # pragma: no cover - outside the book toolchain
+        return text
+    glue("survey_differences", Markdown(text))
+    return text
+
+
 def show_verdicts(*claim_ids: str) -> pd.DataFrame:
-    """A chapter's verdict cell: glue every claim's verdict for the text and return them as a table."""
+    """A chapter's verdict cell: glue every claim's verdict and :func:`survey_differences` for the text and return
+    the verdicts as a table."""
     from . import claims
 
     verdicts = [claims.verdict(claim) for claim in claim_ids]
     for verdict in verdicts:
         glue_verdict(verdict)
+    glue_survey_differences(verdicts)
     return verdict_table(verdicts)
 
 
