@@ -29,9 +29,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 STAGING = ROOT / "_build" / "src"
 LOGS = ROOT / "_build" / "logs"
-# Chapter prefix -> prefixes of the chapters whose stored results it reads; "*" is every other chapter. Chapter 4
-# scores the candidates chapter 3 fine-tunes; chapter 10 ranks its advice among every run the book made.
-RUNS_AFTER = {"04": ("03",), "10": ("*",)}
+# Chapter prefix -> prefixes of the chapters whose stored results it reads. Chapter 4 scores the candidates chapter 3
+# fine-tunes. (Chapter 10 ranked its advice among every run the book made until its rivals were declared.)
+RUNS_AFTER = {"04": ("03",)}
 # The longest chapters (in the embedded tier) start first, so that the short ones fill the time around them.
 START_FIRST = ("03", "05", "01")
 
@@ -83,7 +83,7 @@ def plan(pages: list[str]) -> list[Page]:
     for page in first + [p for p in pages if p not in first]:
         if page.startswith("notebooks/"):
             wanted = RUNS_AFTER.get(prefix[page], ())
-            after = {c for c in chapters if c != page and ("*" in wanted or prefix[c] in wanted)}
+            after = {c for c in chapters if c != page and prefix[c] in wanted}
         else:
             after = set(chapters)
         planned.append(Page(page, after))

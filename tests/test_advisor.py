@@ -3,15 +3,12 @@ import math
 
 import pandas as pd
 import pytest
-from factories import rekey_record
 
 from tlcore.advisor import RECIPES, Advice, advise, quadrant
 from tlcore.claims import best_practice as practice
 from tlcore.finetune.protocol import Protocol
-from tlcore.finetune.record import RunRecord
-from tlcore.runs.store import RunStore
 from tlcore.runs.transfer import TransferRun
-from tlcore.studies.best_practice import rank_of, recipe_label, recipes_run
+from tlcore.studies.best_practice import rank_of, recipe_label
 
 
 @pytest.mark.parametrize("n, similarity, expected", [
@@ -101,33 +98,58 @@ def test_advise_rejects_an_unknown_dataset():
         advise("glyph_micro", "no_such_data", similarity=0.5)
 
 
-def _store_run(store, *, lr, seed, accuracy, diverged=False, target="glyphs_near", n=5):
-    spec = TransferRun(target, n, True, "glyph_micro", Protocol(lr=lr, steps=10), seed)
-    # as fit stores it: the full protocol, not the key form the run was hashed from
-    config = {**spec.config(), "protocol": spec.protocol.to_dict(), **({"diverged": "loss is nan"} if diverged else {})}
-    store.put(spec.key(), RunRecord(config=config, val_accuracy=accuracy, test_accuracy=accuracy))
-    return spec
+def _fake_runs(accuracy):
+    """A stand-in for run_many: each run's validation and test accuracy is ``accuracy(spec)`` (a pair)."""
+    def run_many(specs, progress=True):
+        rows = []
+        for spec in specs:
+            val, test = accuracy(spec)
+            rows.append({"target": spec.target, "protocol_lr": spec.protocol.lr, "seed": spec.seed,
+                         "val_accuracy": val, "test_accuracy": test})
+        return pd.DataFrame(rows)
+    return run_many
 
 
-def test_recipes_run_keeps_recipes_with_enough_seeds_and_counts_divergence_as_failure(tmp_path):
-    store = RunStore(tmp_path)
-    for seed in range(3):
-        _store_run(store, lr=0.1, seed=seed, accuracy=0.5 + 0.1 * seed)
-        _store_run(store, lr=0.3, seed=seed, accuracy=0.9, diverged=seed == 1)
-    _store_run(store, lr=0.01, seed=0, accuracy=0.99)  # a tuning run: one seed only
-    _store_run(store, lr=0.1, seed=0, accuracy=0.99, target="textures_far")  # another cell
-    frame = recipes_run("glyphs_near", 5, arch="glyph_micro", store=store)
-    assert sorted(frame["lr"].unique()) == [0.1, 0.3] and len(frame) == 6
-    assert frame.loc[(frame.lr == 0.3) & (frame.seed == 1), "test_accuracy"].item() == 0.0
-    assert frame["label"].str.startswith("pretrained, lr").all()
+def test_a_recipe_is_realised_on_validation_and_a_diverged_seed_counts_as_failure(monkeypatch):
+    from tlcore.studies import best_practice
+
+    # lr 0.1 is better on test, 0.3 on validation: the choice is 0.3. Seed 1 at 0.3 diverges (NaN accuracies).
+    def accuracy(spec):
+        if spec.protocol.lr == 0.1:
+            return 0.5, 0.99
+        return (float("nan"), float("nan")) if spec.seed == 1 else (0.8, 0.6)
+
+    monkeypatch.setattr(best_practice, "run_many", _fake_runs(accuracy))
+    candidates = [TransferRun("glyphs_near", 5, True, "glyph_micro", Protocol(lr=lr, steps=10), 0) for lr in (0.1, 0.3)]
+    chosen, runs = best_practice.realise(candidates, (0, 1, 2))
+    assert chosen.protocol.lr == 0.3 and list(runs.seed) == [0, 1, 2] and (runs.lr == 0.3).all()
+    assert list(runs.test_accuracy) == [0.6, 0.0, 0.6] and runs.recipe.nunique() == 1
+    assert runs.label.iloc[0] == "pretrained, lr 0.3, 10 steps"
 
 
-def test_records_of_another_store_version_are_not_counted(tmp_path):
-    store = RunStore(tmp_path)
-    for seed in range(3):
-        spec = _store_run(store, lr=0.1, seed=seed, accuracy=0.5)
-        rekey_record(store.root, spec.key(), "0" * 19 + f"{seed}")
-    assert recipes_run("glyphs_near", 5, arch="glyph_micro", store=RunStore(tmp_path)).empty
+def test_the_advice_is_ranked_among_every_declared_rival_realised_once(tmp_results, monkeypatch):
+    from tlcore.studies import best_practice
+    from tlcore.studies.profiles import get_profile
+
+    # Longer schedules score higher; a scratch start lower: the ranking follows the realised configurations.
+    monkeypatch.setattr(best_practice, "run_many", _fake_runs(
+        lambda spec: (0.5, 0.4 + 0.01 * spec.protocol.steps - 0.2 * (not spec.pretrained))))
+    profile = get_profile("smoke")
+    evaluation = best_practice.evaluate_advice(profile, progress=False)
+    board, advice = evaluation["leaderboard"], evaluation["advice"]
+    assert set(board.rival) <= set(best_practice.RIVALS) and "scratch" in set(board.rival)
+    for (target, n), cell in board.groupby(["target", "n_per_class"]):
+        assert cell.recipe.nunique() == cell.rival.nunique()  # one configuration per rival, duplicates dropped
+        assert (cell.groupby("recipe").seed.nunique() == len(profile.seeds)).all()
+        assert cell.loc[cell.advised, "rival"].unique().tolist() == [
+            f"{advice.set_index('target').loc[target, 'quadrant']} recipe"]
+    # The smoke grid has one learning rate, so plain fine-tuning realises the large/similar recipe and is dropped.
+    assert "plain fine-tuning" not in set(board.rival)
+    # small/dissimilar's short schedule (6 steps) loses to the three longer pretrained ones; small/similar's standard
+    # schedule ties with large/similar's and loses only to large/dissimilar's long one (ties share a rank).
+    cells = advice.set_index("target")
+    assert tuple(cells.loc["textures_far", ["quadrant", "rank", "n_recipes"]]) == ("small/dissimilar", 4, 5)
+    assert tuple(cells.loc["glyphs_near", ["quadrant", "rank", "n_recipes"]]) == ("small/similar", 2, 5)
 
 
 def test_rank_of_places_the_advised_runs():

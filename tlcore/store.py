@@ -27,8 +27,17 @@ import numpy as np
 import pandas as pd
 
 # PROFILE_ENV and STORE_VERSION live in storage, where the result tables' stamps read them too.
-from .storage import (CACHE_ENV, PROFILE_ENV, RESULTS_ENV, STORE_VERSION, _project_root, atomic_path,  # noqa: F401
-                      config_hash, exclusive, git_commit)
+from .storage import (  # noqa: F401
+    CACHE_ENV,
+    PROFILE_ENV,
+    RESULTS_ENV,
+    STORE_VERSION,
+    _project_root,
+    atomic_path,
+    config_hash,
+    exclusive,
+    git_commit,
+)
 
 STORE_ENV = "TLCORE_STORE"
 # Where everything computed is kept: the store, the model cache, the results folder (tables, fine-tuned weights).

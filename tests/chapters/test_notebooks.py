@@ -57,10 +57,8 @@ def test_every_chapter_in_the_toc_is_tested_here():
 
 
 # Every value the smoke profile glues, recorded by scripts/glued_values.py (re-record it when a change is meant to
-# move numbers, and say so). Chapter 10 ranks its advice among every run the store holds, which depends on the
-# chapters executed before it in one results folder, so only the book-wide comparison of that script covers it.
+# move numbers, and say so).
 RECORDING = json.loads((ROOT / "tests" / "chapters" / "glued_smoke.json").read_text())
-RANKS_THE_WHOLE_STORE = {"10_best_practice"}
 
 
 def _glued_values(notebook) -> dict[str, str]:
@@ -92,5 +90,4 @@ def test_chapter_executes_at_its_smallest_parameters(chapter, tmp_path, tmp_resu
     assert (tmp_results / "tables" / f"{table}.csv").exists()
     images = sum("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
     assert images >= 2
-    if chapter not in RANKS_THE_WHOLE_STORE:
-        assert _glued_values(executed) == RECORDING[f"notebooks/{chapter}"]
+    assert _glued_values(executed) == RECORDING[f"notebooks/{chapter}"]

@@ -1,8 +1,9 @@
 """Verdict rule of chapter 10, "Best practice" (claim B1).
 
 Table (written by the chapter, see :func:`tlcore.studies.best_practice.evaluate_advice`):
-- ``advice_leaderboard``: one row per (target, n_per_class, recipe, seed): quadrant, val_accuracy, test_accuracy,
-  and ``advised`` (True for the advisor's recipe in that cell). Every recipe has >= 3 seeds.
+- ``advice_leaderboard``: one row per (target, n_per_class, recipe, seed): rival (which of the declared rivals,
+  :data:`tlcore.studies.best_practice.RIVALS`), quadrant, val_accuracy, test_accuracy, and ``advised`` (True for the
+  advisor's recipe in that cell). Every recipe has every seed.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def cell_standing(cell: pd.DataFrame) -> dict:
     advised = cell.loc[cell["advised"].astype(bool), "recipe"].unique()
     if len(advised) != 1:
         raise ValueError(f"a cell needs exactly one advised recipe, found {len(advised)}")
-    rank = int(list(means.index).index(advised[0])) + 1
+    rank = int((means > means[advised[0]]).sum()) + 1  # ties share a rank
     best = means.index[0]
     per_seed = cell.pivot_table(index="seed", columns="recipe", values="test_accuracy")
     gaps = (per_seed[best] - per_seed[advised[0]]).dropna().to_numpy()
@@ -41,8 +42,8 @@ def cell_standing(cell: pd.DataFrame) -> dict:
 
 def rule_b1(tables) -> Verdict:
     """In each (target, size) cell the advisor places in a quadrant, its recipe is "at or near the best" when its mean
-    test accuracy over seeds is within 1 point of the best recipe the book ran there, or it ranks in the top quarter
-    of those recipes (every recipe with >= 3 seeds counts). Supported when that holds in every cell; mixed when it
+    test accuracy over seeds is within 1 point of the best of the declared rivals there, or it ranks in the top
+    quarter of them. Supported when that holds in every cell; mixed when it
     holds in at least half of the cells; not supported otherwise."""
     board = tables(LEADERBOARD)
     rows = []

@@ -1,62 +1,34 @@
-"""Chapter 10, best practice: the advisor's recipe in each quadrant, ranked among every recipe the book ran (B1)."""
+"""Chapter 10, best practice: the advisor's recipe in each quadrant, ranked among a declared set of rivals (B1)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
 
-from ..advisor import advise, measure_similarity
+from ..advisor import QUADRANTS, RECIPES, advise, measure_similarity
 from ..finetune.protocol import Protocol
 from ..results.selection import select_on_validation
-from ..runs.store import RunStore
 from ..runs.transfer import TransferRun, run_many
 from .common import protocol_for
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
 TABLES = {"advice": "advice", "leaderboard": "advice_leaderboard"}
 
-
-def recipes_run(
-    target: str, n_per_class: int, *, arch: str, store: RunStore | None = None, min_seeds: int = 3
-) -> pd.DataFrame:
-    """Every fine-tuning recipe the results store holds for (``target``, ``n_per_class``, ``arch``) with at least
-    ``min_seeds`` seeds: one row per (recipe, seed), columns ``recipe`` (a stable description of everything but the
-    seed), ``init``, ``regularizer``, ``lr``, ``steps``, ``seed``, ``val_accuracy``, ``test_accuracy``.
-
-    A diverged run counts with accuracy 0 (the recipe failed). Records of an older store version are skipped.
-    """
-    store = store or RunStore()
-    rows = []
-    for _, config, record in store.records(target=target, n_per_class=n_per_class, arch=arch):
-        diverged = record.config.get("diverged")
-        recipe = {k: v for k, v in config.items() if k not in ("seed", "target", "n_per_class", "arch")}
-        protocol = recipe.get("protocol", {})
-        rows.append(
-            {
-                "recipe": json.dumps(recipe, sort_keys=True),
-                "label": recipe_label(recipe),
-                "init": "pretrained" if config.get("pretrained") else "scratch",
-                "regularizer": config.get("regularizer", "none"),
-                "lr": protocol.get("lr"),
-                "steps": protocol.get("steps"),
-                "seed": config.get("seed"),
-                "val_accuracy": 0.0 if diverged else record.val_accuracy,
-                "test_accuracy": 0.0 if diverged else record.test_accuracy,
-            }
-        )
-    frame = pd.DataFrame(
-        rows, columns=["recipe", "label", "init", "regularizer", "lr", "steps", "seed", "val_accuracy", "test_accuracy"]
-    )
-    seeds = frame.groupby("recipe")["seed"].transform("nunique")
-    return frame[seeds >= min_seeds].reset_index(drop=True)
+# B1's rivals, declared before the runs: every recipe the advisor could have given (its four quadrants'), plain
+# fine-tuning over the whole learning-rate grid, and training from scratch. Each is realised as the advised one is:
+# its learning rate chosen on validation accuracy at the first seed among its candidates, then every seed at that
+# rate; the test split chooses nothing. (Until 2026-12-03 the rivals were every recipe the results store held for
+# the cell, whatever earlier chapters had happened to run.)
+RIVALS = (*(f"{quadrant} recipe" for quadrant in QUADRANTS), "plain fine-tuning", "scratch")
 
 
 _UNSHOWN = ("batch_size", "eval_every", "lr", "steps")
 
 
 def recipe_label(recipe: dict) -> str:
-    """A short human-readable name of a stored recipe (a run's configuration without target, size, arch, seed)."""
+    """A short human-readable name of a recipe (a run's configuration without target, size, arch, seed)."""
     protocol = recipe.get("protocol", {})
     parts = [
         "pretrained" if recipe.get("pretrained") else "scratch",
@@ -71,9 +43,9 @@ def recipe_label(recipe: dict) -> str:
 
 
 def rank_of(recipes: pd.DataFrame, advised: pd.DataFrame) -> dict:
-    """Where the ``advised`` runs (one row per seed) stand among ``recipes`` (from :func:`recipes_run`, the advised
-    recipe may be among them) by mean test accuracy over seeds: rank (1 = best), number of recipes, the best
-    recipe's mean and the advised mean."""
+    """Where the ``advised`` runs (one row per seed) stand among ``recipes`` (one row per recipe and seed, column
+    ``recipe``; the advised recipe may be among them) by mean test accuracy over seeds: rank (1 = best; equal means
+    share a rank), number of recipes, the best recipe's mean and the advised mean."""
     if advised.empty:
         raise ValueError("no advised runs to rank")
     means = recipes.groupby("recipe")["test_accuracy"].mean()
@@ -82,7 +54,7 @@ def rank_of(recipes: pd.DataFrame, advised: pd.DataFrame) -> dict:
     means.loc[advised_key] = advised["test_accuracy"].mean()
     ordered = means.sort_values(ascending=False)
     return {
-        "rank": int(list(ordered.index).index(advised_key)) + 1,
+        "rank": int((means > means[advised_key]).sum()) + 1,  # ties share a rank
         "n_recipes": len(ordered),
         "best_mean": float(ordered.iloc[0]),
         "advised_mean": float(means[advised_key]),
@@ -91,15 +63,16 @@ def rank_of(recipes: pd.DataFrame, advised: pd.DataFrame) -> dict:
 
 def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Chapter 10's experiment: for each (target, size) cell of ``profile.advice.cells``, ask the advisor (which
-    measures the target's similarity itself), run its recipe — the learning rate chosen inside the recipe's half of
-    ``profile.lr_grid["pretrained"]`` on validation accuracy at the first seed, then every seed — and rank it among
-    every recipe the results store holds for that cell with at least three seeds (the book's other chapters).
+    measures the target's similarity itself) and realise it and every rival of :data:`RIVALS`: each recipe's
+    learning rate is chosen inside its candidates (the recipe's half of ``profile.lr_grid["pretrained"]``, the whole
+    grid for plain fine-tuning, ``profile.lr_grid["scratch"]`` from scratch) on validation accuracy at the first seed,
+    then every seed runs at that rate. A rival that realises the same configuration as an earlier one is counted once.
 
-    Returns ``advice`` (one row per cell: quadrant, recipe, chosen lr, rank, number of recipes, best and advised mean
-    test accuracy), ``advised_runs`` (one row per seed) and ``leaderboard`` (one row per cell, recipe and seed, with
-    ``advised`` marking the advisor's recipe).
+    Returns ``advice`` (one row per cell: quadrant, recipe, chosen lr, rank among the realised recipes by mean test
+    accuracy, number of recipes, best and advised mean test accuracy), ``advised_runs`` (one row per seed) and
+    ``leaderboard`` (one row per cell, recipe and seed: rival, recipe, label, init, regularizer, lr, steps, seed,
+    val_accuracy, test_accuracy, target, n_per_class, quadrant, ``advised``).
     """
-
     base = protocol_for(profile, profile.lr_grid["pretrained"][0])
     grid = profile.lr_grid["pretrained"]
     similarity = {
@@ -109,32 +82,46 @@ def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
     cells, advised_runs, boards = [], [], []
     for target, n in profile.advice.cells:
         advice = advise(profile.arch, target, n_per_class=n, similarity=similarity[target], seeds=profile.seeds)
-        tuning = run_many(advice.candidate_runs(base, grid, profile.seeds[0], n_per_class=n), progress=False)
-        lr = float(select_on_validation(tuning, by=["target"], param="protocol_lr")["protocol_lr"].iloc[0])
-        chosen = [r for r in advice.candidate_runs(base, grid, profile.seeds[0], n_per_class=n) if r.protocol.lr == lr][
-            0
-        ]
-        specs = [
-            TransferRun(chosen.target, chosen.n_per_class, True, chosen.arch, chosen.protocol, seed, chosen.regularizer)
-            for seed in profile.seeds
-        ]
-        runs = run_many(specs, progress=progress).assign(
-            recipe=json.dumps(
-                {k: v for k, v in specs[0].config().items() if k not in ("seed", "target", "n_per_class", "arch")},
-                sort_keys=True,
-            )
-        )
-        board = recipes_run(target, n, arch=profile.arch, min_seeds=min(3, len(profile.seeds)))
-        standing = rank_of(board, runs)
-        cells.append({**advice.summary(), "chosen_lr": lr, "steps": chosen.protocol.steps, **standing})
-        advised_runs.append(runs.assign(quadrant=advice.quadrant))
-        boards.append(
-            board.assign(
-                target=target, n_per_class=n, quadrant=advice.quadrant, advised=board["recipe"].isin(runs["recipe"])
-            )
-        )
+        candidates = {f"{quadrant} recipe": dataclasses.replace(advice, quadrant=quadrant, recipe=RECIPES[quadrant])
+                      .candidate_runs(base, grid, profile.seeds[0], n_per_class=n) for quadrant in QUADRANTS}
+        candidates["plain fine-tuning"] = [TransferRun(target, n, True, profile.arch, base.with_(lr=lr),
+                                                       profile.seeds[0]) for lr in grid]
+        candidates["scratch"] = [TransferRun(target, n, False, profile.arch, base.with_(lr=lr), profile.seeds[0])
+                                 for lr in profile.lr_grid["scratch"]]
+        advised_name = f"{advice.quadrant} recipe"
+        realised, runs_of = {}, {}
+        for name in RIVALS:
+            _, runs = realise(candidates[name], profile.seeds, progress=progress)
+            if runs.recipe.iloc[0] in realised.values():
+                continue
+            realised[name], runs_of[name] = runs.recipe.iloc[0], runs.assign(rival=name)
+        board = pd.concat(runs_of.values(), ignore_index=True)
+        board["advised"] = board["rival"] == advised_name
+        advised = board[board.advised]
+        cells.append({**advice.summary(), "chosen_lr": float(advised.lr.iloc[0]), "steps": int(advised.steps.iloc[0]),
+                      **rank_of(board[~board.advised], advised)})
+        advised_runs.append(advised.assign(quadrant=advice.quadrant))
+        boards.append(board.assign(target=target, n_per_class=n, quadrant=advice.quadrant))
     return {
         "advice": pd.DataFrame(cells),
         "advised_runs": pd.concat(advised_runs, ignore_index=True),
         "leaderboard": pd.concat(boards, ignore_index=True),
     }
+
+
+def realise(candidates: list[TransferRun], seeds, *, progress: bool = True) -> tuple[TransferRun, pd.DataFrame]:
+    """A recipe realised: among ``candidates`` (one run per candidate learning rate, at the first seed) the one with
+    the best validation accuracy, then that configuration at every seed of ``seeds``. Returns the chosen candidate
+    and one row per seed (columns recipe, label, init, regularizer, lr, steps, seed, val_accuracy, test_accuracy); a
+    diverged run (NaN accuracies) counts with accuracy 0, the recipe having failed."""
+    tuning = run_many(candidates, progress=False)
+    lr = float(select_on_validation(tuning, by=["target"], param="protocol_lr")["protocol_lr"].iloc[0])
+    chosen = next(run for run in candidates if run.protocol.lr == lr)
+    runs = run_many([dataclasses.replace(chosen, seed=seed) for seed in seeds], progress=progress)
+    recipe = {k: v for k, v in chosen.config().items() if k not in ("seed", "target", "n_per_class", "arch")}
+    return chosen, pd.DataFrame({
+        "recipe": json.dumps(recipe, sort_keys=True), "label": recipe_label(recipe),
+        "init": "pretrained" if chosen.pretrained else "scratch", "regularizer": chosen.regularizer,
+        "lr": chosen.protocol.lr, "steps": chosen.protocol.steps, "seed": runs["seed"].to_numpy(),
+        "val_accuracy": runs["val_accuracy"].fillna(0.0).to_numpy(),
+        "test_accuracy": runs["test_accuracy"].fillna(0.0).to_numpy()})
