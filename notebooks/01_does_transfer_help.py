@@ -57,7 +57,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 import tlcore
 from tlcore.analysis.probes import probe_similarity
 from tlcore.analysis.similarity import with_image_similarity
-from tlcore.chapter import glue, glue_survey_differences, glue_verdict, show_reference, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_verdicts, show_reference, start_chapter, verdict_table
 from tlcore.results import save_table
 from tlcore.results.tables import save_tables
 from tlcore.studies.does_transfer_help import TABLES, tuned_transfer_grid
@@ -161,10 +161,7 @@ sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1));
 # The rules were written in `tlcore.claims` before these runs; they read the tables saved above.
 
 # %%
-verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("T1", "T7", "T8")}
-for verdict in verdicts.values():
-    glue_verdict(verdict)
-glue_survey_differences(list(verdicts.values()))
+verdicts = glue_verdicts("T1", "T7", "T8")
 held = {claim: verdict.verdict == "supported" for claim, verdict in verdicts.items()}
 # The advice below says what this build found, so it is chosen by the numbers and verdicts above, not typed.
 smallest = gains[gains.n_per_class == gains.n_per_class.min()].groupby("target")["gain"].mean()

@@ -61,7 +61,7 @@ import tlcore
 from tlcore.analysis.probes import (finetune_vs_probe, frozen_feature_probes, probe_similarity,
                                     similarity_order, stage_probes)
 from tlcore.analysis.similarity import with_image_similarity
-from tlcore.chapter import glue, glue_survey_differences, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_verdicts, start_chapter, verdict_table
 from tlcore.claims.what_to_transfer import inner_minus_last, reinit_at_chosen_lr
 from tlcore.results import save_table
 from tlcore.results.tables import save_tables
@@ -187,10 +187,7 @@ fig.tight_layout()
 # The rules were written in `tlcore.claims.what_to_transfer` before these runs; they read the tables saved above.
 
 # %%
-verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("T3", "T4", "H2", "P3")}
-for verdict in verdicts.values():
-    glue_verdict(verdict)
-glue_survey_differences(list(verdicts.values()))
+verdicts = glue_verdicts("T3", "T4", "H2", "P3")
 # The advice below says what this build found, so it is chosen by the verdict, not typed.
 glue("practice_t3", "what fine-tuning adds was largest here on the targets unlike the source (T3 supported)"
      if verdicts["T3"].verdict == "supported" else

@@ -62,7 +62,7 @@ import tlcore
 from tlcore.analysis.grids import grid_spread, optimum, score_diverged
 from tlcore.analysis.probes import probe_similarity, similarity_order
 from tlcore.analysis.similarity import with_image_similarity
-from tlcore.chapter import glue, glue_survey_differences, glue_verdict, show_reference, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_verdicts, show_reference, start_chapter, verdict_table
 from tlcore.results import save_table
 from tlcore.studies import hyperparameters as hp
 
@@ -223,10 +223,7 @@ ax.set(xlabel="learning rate", ylabel="top-1 (%)", title="Published: survey tabl
 # The rules were written in `tlcore.claims.hyperparameters` before these runs; they read the tables saved above.
 
 # %%
-verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("T9", "H1", "H3", "H4", "H5", "M3")}
-for verdict in verdicts.values():
-    glue_verdict(verdict)
-glue_survey_differences(list(verdicts.values()))
+verdicts = glue_verdicts("T9", "H1", "H3", "H4", "H5", "M3")
 # The advice below says what this build found, so it is chosen by the verdicts, not typed.
 glue("practice_h5", "in this world a larger rate with a longer schedule recovered much of the gap: H5 supported"
      if verdicts["H5"].verdict == "supported" else f"the survey's H5; verdict here: {verdicts['H5'].verdict}")

@@ -61,7 +61,7 @@ import seaborn as sns
 
 import tlcore
 from tlcore.analysis.difficulty import knn_disagreement
-from tlcore.chapter import glue, glue_survey_differences, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_verdicts, start_chapter, verdict_table
 from tlcore.claims.what_is_transferred import DIFFICULTY_BINS, correctness_by_bin, extra_answer_difficulty
 from tlcore.results.tables import save_tables
 from tlcore.studies.what_is_transferred import TABLES, what_is_transferred
@@ -220,10 +220,7 @@ extra.round(3)
 # The rules were written in `tlcore.claims.what_is_transferred` before these runs; they read the tables saved above.
 
 # %%
-verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("P1", "P2", "P4")}
-for verdict in verdicts.values():
-    glue_verdict(verdict)
-glue_survey_differences(list(verdicts.values()))
+verdicts = glue_verdicts("P1", "P2", "P4")
 # The advice below says what this build found, so it is chosen by the verdicts, not typed.
 held = {claim: verdict.verdict == "supported" for claim, verdict in verdicts.items()}
 glue("practice_p1", "here models fine-tuned from one pretrained start stayed in one basin (P1 supported), so "

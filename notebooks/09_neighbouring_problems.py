@@ -76,7 +76,7 @@ import seaborn as sns
 
 import tlcore
 from tlcore import data
-from tlcore.chapter import glue, glue_survey_differences, glue_verdict, start_chapter, verdict_table
+from tlcore.chapter import glue, glue_verdicts, start_chapter, verdict_table
 from tlcore.regularizers import LwF
 from tlcore.runs.continual import DEFAULT_WEIGHTS
 from tlcore.results import save_table
@@ -185,10 +185,7 @@ continual[["method", "seed", "test_accuracy", "source_accuracy_before", "source_
 # The rules were written in `tlcore.claims.neighbouring_problems` before these runs; they read the tables saved above.
 
 # %%
-verdicts = {claim: tlcore.claims.verdict(claim) for claim in ("A1", "A2", "A3", "A4")}
-for verdict in verdicts.values():
-    glue_verdict(verdict)
-glue_survey_differences(list(verdicts.values()))
+verdicts = glue_verdicts("A1", "A2", "A3", "A4")
 # The advice below says what this build found, so it is chosen by the verdict, not typed.
 glue("practice_a2", "LwF and L2-SP forgot less here but did not stop the drift (A2 supported)"
      if verdicts["A2"].verdict == "supported" else

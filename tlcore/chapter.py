@@ -98,16 +98,21 @@ def glue_survey_differences(verdicts: list[Verdict]) -> str:
     return text
 
 
-def show_verdicts(*claim_ids: str) -> pd.DataFrame:
-    """A chapter's verdict cell: glue every claim's verdict and :func:`survey_differences` for the text and return
-    the verdicts as a table."""
+def glue_verdicts(*claim_ids: str) -> dict[str, Verdict]:
+    """Judge ``claim_ids`` and glue each verdict (:func:`glue_verdict`) and the chapter's
+    :func:`survey_differences` for the text; returns ``{claim id: verdict}``."""
     from . import claims
 
-    verdicts = [claims.verdict(claim) for claim in claim_ids]
-    for verdict in verdicts:
+    verdicts = {claim: claims.verdict(claim) for claim in claim_ids}
+    for verdict in verdicts.values():
         glue_verdict(verdict)
-    glue_survey_differences(verdicts)
-    return verdict_table(verdicts)
+    glue_survey_differences(list(verdicts.values()))
+    return verdicts
+
+
+def show_verdicts(*claim_ids: str) -> pd.DataFrame:
+    """A chapter's verdict cell: :func:`glue_verdicts`, then the verdicts as a table."""
+    return verdict_table(list(glue_verdicts(*claim_ids).values()))
 
 
 def reference_table(name: str) -> tuple[pd.DataFrame, str]:
