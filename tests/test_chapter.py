@@ -16,6 +16,17 @@ def test_start_chapter_applies_the_parameters_cell_and_keeps_the_profile_where_i
     assert os.environ["TLCORE_PROFILE"] == "smoke"  # what the chapter's tables and store records are stamped with
 
 
+def test_a_chapter_of_small_effects_runs_the_profiles_small_effect_seeds_unless_its_parameters_say(monkeypatch):
+    monkeypatch.setenv("TLCORE_PROFILE", "")  # start_chapter sets it for the process
+    embedded = PROFILES["embedded"]
+    assert len(embedded.small_effect_seeds) > len(embedded.seeds)
+    assert start_chapter("embedded", small_effects=True).seeds == embedded.small_effect_seeds
+    assert start_chapter("embedded", small_effects=True, seeds=[3]).seeds == (3,)
+    assert start_chapter("embedded").seeds == embedded.seeds
+    assert PROFILES["smoke"].small_effect_seeds is None  # the smoke tier keeps its seeds
+    assert start_chapter("smoke", small_effects=True).seeds == PROFILES["smoke"].seeds
+
+
 def test_start_chapter_names_an_unknown_profile(monkeypatch):
     monkeypatch.setenv("TLCORE_PROFILE", "embedded")
     with pytest.raises(KeyError, match="unknown profile 'tiny'"):
