@@ -139,8 +139,9 @@ def start_chapter(profile: str, *, small_effects: bool = False, **parameters):
     """A chapter's set-up: the :class:`~tlcore.studies.profiles.Profile` named ``profile`` with the chapter's parameters
     cell applied (a parameter left None or empty keeps the profile's value; lists become tuples, as papermill
     passes lists), and the book's plot style. ``small_effects``: the chapter measures effects of a point or less, so
-    unless its parameters set seeds it runs the profile's ``small_effect_seeds``. The profile's name goes to ``$TLCORE_PROFILE`` for this process, so that
-    the chapter's result tables and store records say what they were computed under, in the book or in Jupyter."""
+    unless its parameters set seeds it runs the profile's ``small_effect_seeds``. The profile's name goes to
+    ``$TLCORE_PROFILE`` for this process, so that the chapter's result tables and store records say what they were
+    computed under, in the book or in Jupyter."""
     from .storage import PROFILE_ENV
     from .studies.profiles import get_profile
 
