@@ -29,7 +29,7 @@ results: $(VENV)/.installed
 # Check the results store: every record readable and keyed by its configuration; recompute VERIFY_SAMPLE records.
 VERIFY_SAMPLE ?= 10
 verify: $(VENV)/.installed
-	HF_HUB_OFFLINE=1 $(BIN)/python -m tlcore verify --sample $(VERIFY_SAMPLE)
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m tlcore verify --sample $(VERIFY_SAMPLE)
 
 clean:
 	rm -rf _build results .cache

@@ -94,3 +94,18 @@ def test_the_sample_is_spread_over_chapter_files(tmp_path):
         from tlcore.cli import _verify
 
         _verify(argparse.Namespace(sample=-1, store=str(tmp_path), stale=False, seed=None))
+
+
+def test_records_are_recomputed_with_one_torch_thread_as_the_store_computed_them():
+    import torch
+
+    from tlcore.runs.verify import from_nothing
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with from_nothing():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -105,14 +105,21 @@ def sample(store: Store, n: int, rng: random.Random) -> list[dict]:
 
 @contextmanager
 def from_nothing() -> Iterator[str]:
-    """An empty store, model cache and results folder for the duration of the block."""
+    """An empty store, model cache and results folder, and one torch thread, for the duration of the block. The
+    store's records were computed with one torch thread per chapter; two threads sum in another order, so every
+    recomputed number would differ in its last digits and a zoo model pretrained from nothing would drift further."""
+    import torch
+
     saved = {name: os.environ.get(name) for name in CACHE_ENV_NAMES}
+    threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="tlcore-verify-") as scratch:
         for name in CACHE_ENV_NAMES:
             os.environ[name] = os.path.join(scratch, name.lower())
+        torch.set_num_threads(1)
         try:
             yield scratch
         finally:
+            torch.set_num_threads(threads)
             for name, value in saved.items():
                 if value is None:
                     os.environ.pop(name, None)
