@@ -128,10 +128,14 @@ class Advice:
                             seed, self.recipe.regularizer)
                 for protocol in self.protocols(base, grid)]
 
+    @property
+    def similarity_measure(self) -> str:
+        """How :attr:`similarity` was measured (an Advice built without it: the probe gain, the older measure)."""
+        return self.measurements.get("similarity_measure", PROBE_GAIN)
+
     def summary(self) -> dict:
         return {"model": self.model, "target": self.target, "n_per_class": self.n_per_class,
-                "similarity": self.similarity,
-                "similarity_measure": self.measurements.get("similarity_measure", PROBE_GAIN),
+                "similarity": self.similarity, "similarity_measure": self.similarity_measure,
                 "quadrant": self.quadrant, "lr": self.recipe.lr,
                 "schedule": self.recipe.schedule, "regularizer": self.recipe.regularizer,
                 "reinit_top_stages": self.recipe.reinit_top_stages}
@@ -139,8 +143,7 @@ class Advice:
     def __str__(self) -> str:
         r = self.recipe
         lines = [f"target {self.target}: {self.n_per_class:g} images per class, {self.num_classes} classes; "
-                 f"similarity to {self.model}'s source "
-                 f"({self.measurements.get('similarity_measure', PROBE_GAIN)}) {self.similarity:+.2f}",
+                 f"similarity to {self.model}'s source ({self.similarity_measure}) {self.similarity:+.2f}",
                  f"quadrant: {self.quadrant}",
                  f"recipe: fine-tune from the pretrained weights, {r.lr} learning rate, {r.schedule} schedule, "
                  f"regulariser {r.regularizer}, re-initialise the top {r.reinit_top_stages} stage(s)",

@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     advice.add_argument("dataset", help="a dataset name or folder:PATH (an ImageFolder tree)")
     advice.add_argument("--model", required=True, help="the zoo or timm model you will fine-tune")
     advice.add_argument("--n-per-class", type=int, default=None, help="training images per class you will use")
-    advice.add_argument("--similarity", type=float, default=None, help="a similarity measured before (skips the measurement)")
+    advice.add_argument("--similarity", type=float, default=None,
+                        help="a similarity measured before (skips the measurement)")
     check = commands.add_parser("verify", help="check the results store: every record readable and keyed by its "
                                                "configuration; recompute a random sample from nothing")
     check.add_argument("--sample", type=int, default=0, help="records to recompute (default 0: only read them all)")

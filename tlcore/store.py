@@ -62,8 +62,8 @@ def record_key(config: dict) -> str:
 def _machine() -> dict:
     import torch
 
-    return {"commit": git_commit(), "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
-            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
+    return {"commit": git_commit(), "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
 
 
 def provenance(seconds: float) -> dict:

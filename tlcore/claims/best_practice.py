@@ -43,8 +43,8 @@ def cell_standing(cell: pd.DataFrame) -> dict:
 def rule_b1(tables) -> Verdict:
     """In each (target, size) cell the advisor places in a quadrant, its recipe is "at or near the best" when its mean
     test accuracy over seeds is within 1 point of the best of the declared rivals there, or it ranks in the top
-    quarter of them. Supported when that holds in every cell; mixed when it
-    holds in at least half of the cells; not supported otherwise."""
+    quarter of them. Supported when that holds in every cell; mixed when it holds in at least half of the cells; not
+    supported otherwise."""
     board = tables(LEADERBOARD)
     rows = []
     for (target, n, where), cell in board.groupby(["target", "n_per_class", "quadrant"], sort=False):

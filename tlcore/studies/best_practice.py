@@ -89,13 +89,12 @@ def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
         candidates["scratch"] = [TransferRun(target, n, False, profile.arch, base.with_(lr=lr), profile.seeds[0])
                                  for lr in profile.lr_grid["scratch"]]
         advised_name = f"{advice.quadrant} recipe"
-        realised, runs_of = {}, {}
+        boards_of_rivals = []
         for name in RIVALS:
-            _, runs = realise(candidates[name], profile.seeds, progress=progress)
-            if runs.recipe.iloc[0] in realised.values():
-                continue
-            realised[name], runs_of[name] = runs.recipe.iloc[0], runs.assign(rival=name)
-        board = pd.concat(runs_of.values(), ignore_index=True)
+            runs = realise(candidates[name], profile.seeds, progress=progress)
+            if not any(runs.recipe.iloc[0] == earlier.recipe.iloc[0] for earlier in boards_of_rivals):
+                boards_of_rivals.append(runs.assign(rival=name))
+        board = pd.concat(boards_of_rivals, ignore_index=True)
         board["advised"] = board["rival"] == advised_name
         advised = board[board.advised]
         cells.append({**advice.summary(), "chosen_lr": float(advised.lr.iloc[0]), "steps": int(advised.steps.iloc[0]),
@@ -109,17 +108,16 @@ def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
     }
 
 
-def realise(candidates: list[TransferRun], seeds, *, progress: bool = True) -> tuple[TransferRun, pd.DataFrame]:
+def realise(candidates: list[TransferRun], seeds, *, progress: bool = True) -> pd.DataFrame:
     """A recipe realised: among ``candidates`` (one run per candidate learning rate, at the first seed) the one with
-    the best validation accuracy, then that configuration at every seed of ``seeds``. Returns the chosen candidate
-    and one row per seed (columns recipe, label, init, regularizer, lr, steps, seed, val_accuracy, test_accuracy); a
+    the best validation accuracy, then that configuration at every seed of ``seeds``. Returns one row per seed (columns recipe, label, init, regularizer, lr, steps, seed, val_accuracy, test_accuracy); a
     diverged run (NaN accuracies) counts with accuracy 0, the recipe having failed."""
     tuning = run_many(candidates, progress=False)
     lr = float(select_on_validation(tuning, by=["target"], param="protocol_lr")["protocol_lr"].iloc[0])
     chosen = next(run for run in candidates if run.protocol.lr == lr)
     runs = run_many([dataclasses.replace(chosen, seed=seed) for seed in seeds], progress=progress)
     recipe = {k: v for k, v in chosen.config().items() if k not in ("seed", "target", "n_per_class", "arch")}
-    return chosen, pd.DataFrame({
+    return pd.DataFrame({
         "recipe": json.dumps(recipe, sort_keys=True), "label": recipe_label(recipe),
         "init": "pretrained" if chosen.pretrained else "scratch", "regularizer": chosen.regularizer,
         "lr": chosen.protocol.lr, "steps": chosen.protocol.steps, "seed": runs["seed"].to_numpy(),
