@@ -56,7 +56,7 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import glue, show_verdicts, start_chapter
+from tlcore.chapter import glue, glue_pretraining, show_verdicts, start_chapter
 from tlcore.claims import which_source_model as rules
 from tlcore.results.tables import save_tables
 from tlcore.studies.which_source_model import TABLES, source_model_study
@@ -69,6 +69,7 @@ if zoo:  # the recipes the text names (the real profile has no zoo for this chap
     glue("label_smoothing", zoo["label_smoothing"].protocol.label_smoothing)
     glue("penultimate_dropout", zoo["penultimate_dropout"].drop_rate)
 glue("ranking_size", setup.ranking.size)
+glue_pretraining(setup)
 tlcore.models.list_models().query("name in @setup.source_choice.roles.values()")
 
 # %% [markdown]
@@ -82,6 +83,8 @@ tlcore.models.list_models().query("name in @setup.source_choice.roles.values()")
 # rate and one schedule for every model — so the runs of the models chapter 4 also ranks are the very same runs;
 # one more model (fewer source images) is fine-tuned here. Every measurement is repeated for each seed (a
 # different training sample, head and batch order).
+#
+# {glue:md}`pretraining`
 
 # %%
 study = source_model_study(setup)

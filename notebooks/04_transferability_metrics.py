@@ -36,7 +36,10 @@
 # {glue:text}`n_candidates` candidates; in the embedded tier they are zoo models that differ in depth, width,
 # pretraining length, source size and objective. The claims' rules were written for the six metrics above; the
 # newer SFDA, NCTI, ETran, PED and k-NN accuracy, and two baselines that look at nothing of the target, are shown
-# beside them.
+# beside them. The primary tests of M1 and M2 compute τ per seed: that seed's scores (its training sample) against
+# that seed's fine-tuned accuracies.
+#
+# {glue:md}`pretraining`
 
 # %% tags=["remove-cell"]
 import sys
@@ -55,7 +58,7 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import glue, show_reference, show_verdicts, start_chapter
+from tlcore.chapter import glue, glue_pretraining, show_reference, show_verdicts, start_chapter
 from tlcore.claims.transferability_metrics import DECLARED_METRICS, kendall_by_metric, tau_summary
 from tlcore.metrics import pearson
 from tlcore.results import save_table
@@ -64,6 +67,7 @@ from tlcore.studies.transferability_metrics import TABLES, transferability_study
 
 setup = start_chapter(profile, seeds=seeds)
 glue("n_candidates", len(setup.ranking.candidates))
+glue_pretraining(setup)
 tlcore.models.list_models().query("name in @setup.ranking.candidates") if profile != "real" else setup.ranking.candidates
 
 # %% [markdown]

@@ -48,6 +48,8 @@
 # source, so the letters models' runs are shared with that chapter) and linear-probed on frozen features,
 # {glue:text}`n_seeds` seeds each. `profile="smoke"` runs the same on tiny models in seconds;
 # this chapter has no real-tier variant yet (the sources it builds are part of the embedded world).
+#
+# {glue:md}`pretraining`
 
 # %% tags=["remove-cell"]
 import sys
@@ -66,13 +68,14 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import glue, show_verdicts, start_chapter
+from tlcore.chapter import glue, glue_pretraining, show_verdicts, start_chapter
 from tlcore.results.tables import save_tables
 from tlcore.studies.source_data import TABLES, source_data_study
 
 setup = start_chapter(profile, seeds=seeds)
 glue("ranking_size", setup.ranking.size)
 glue("n_seeds", len(setup.seeds))
+glue_pretraining(setup)
 classes = tlcore.data.list_datasets().dropna(subset=["classes"]).set_index("name")["classes"].astype(int)
 entries = [tlcore.models.ZOO[name] for name in setup.source_data.models]
 glue("source_sizes", "; ".join(f"{e.source} {e.source_per_class} images per class × {classes[e.source]} classes = "

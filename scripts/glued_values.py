@@ -1,6 +1,6 @@
 """Record every value the book's pages glue under one profile, or compare them with a recording.
 
-    python scripts/glued_values.py record FILE [--profile smoke] [--only 01 ...]
+    python scripts/glued_values.py record FILE [--profile smoke] [--only 01 ...]   (--only: re-record those chapters)
     python scripts/glued_values.py compare FILE [--profile smoke] [--only 01 ...]
 
 Each page is executed by papermill into a temporary folder against a fresh, empty results folder (so nothing is read
@@ -82,6 +82,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     values = record(args.profile, args.only)
     if args.action == "record":
+        if args.only and args.file.exists():  # re-record those chapters; the book's pages, which read every
+            # chapter's results, and the other chapters keep their recording
+            values = {**json.loads(args.file.read_text()),
+                      **{page: v for page, v in values.items() if page.startswith("notebooks/")}}
         args.file.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
         print(f"[glued] {sum(map(len, values.values()))} values from {len(values)} pages -> {args.file}")
         return 0

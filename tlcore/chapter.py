@@ -87,15 +87,38 @@ def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def glue_survey_differences(verdicts: list[Verdict]) -> str:
-    """Glue :func:`survey_differences` as ``survey_differences`` (Markdown, for ``{glue:md}``) and return it."""
-    text = survey_differences(verdicts)
+def glue_markdown(name: str, text: str) -> str:
+    """Glue ``text`` as Markdown under ``name`` (for ``{glue:md}``, so its emphasis renders) and return it."""
     try:
         from IPython.display import Markdown
     except ImportError:  # pragma: no cover - outside the book toolchain
         return text
-    glue("survey_differences", Markdown(text))
+    glue(name, Markdown(text))
     return text
+
+
+def glue_survey_differences(verdicts: list[Verdict]) -> str:
+    """Glue :func:`survey_differences` as ``survey_differences`` (Markdown, for ``{glue:md}``) and return it."""
+    return glue_markdown("survey_differences", survey_differences(verdicts))
+
+
+def pretraining_text(setup) -> str:
+    """How a chapter comparing source models draws their pretraining (Markdown): once per seed, with seed s's runs
+    starting from pretraining s, or once for all seeds."""
+    seeds = setup.seeds
+    if setup.ranking.per_seed_pretraining:
+        return (f"Each seed also draws the pretraining: every zoo model compared here is pretrained {len(seeds)} times "
+                f"(seeds {seeds[0]} to {seeds[-1]}: its source sample, initialisation and batch order), and seed s "
+                "fine-tunes, probes and scores the models pretrained with seed s, so each per-seed difference varies "
+                "with pretraining as well as fine-tuning. Until 2026-12-03 every model was pretrained once; that "
+                "change came after seeing the one-pretraining verdicts.")
+    return ("Each source model has one pretraining in this profile (timm weights come in one), so the per-seed "
+            "differences vary with the fine-tuning seed only.")
+
+
+def glue_pretraining(setup) -> str:
+    """Glue :func:`pretraining_text` as ``pretraining`` (Markdown, for ``{glue:md}``) and return it."""
+    return glue_markdown("pretraining", pretraining_text(setup))
 
 
 def glue_verdicts(*claim_ids: str) -> dict[str, Verdict]:

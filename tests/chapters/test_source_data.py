@@ -47,7 +47,7 @@ def test_a_two_step_source_names_its_parent_and_its_key_follows_the_parent(monke
     child = ZOO["glyph_micro_then_digits_fonts"]
     assert child.parent == "glyph_micro" and child.recipe()["parent_key"] == ZOO["glyph_micro"].key()
     before = child.key()
-    monkeypatch.setitem(ZOO, "glyph_micro", replace(ZOO["glyph_micro"], seed=1))
+    monkeypatch.setitem(ZOO, "glyph_micro", replace(ZOO["glyph_micro"], source_per_class=21))
     assert child.key() != before
 
 

@@ -39,9 +39,11 @@ def test_penultimate_dropout_acts_in_pretraining_only():
 def test_ranking_runs_are_the_runs_chapter_4_fine_tunes():
     profile = tlcore.studies.profiles.get_profile("embedded")
     protocol = protocol_for(profile, profile.ranking.lr).with_(steps=profile.ranking.steps)
-    chapter_4 = [TransferRun(t, profile.ranking.size, True, name, protocol, seed)
+    chapter_4 = [TransferRun(t, profile.ranking.size, True, name, protocol, seed, pretrain_seed=seed)
                  for t in profile.targets for name in profile.ranking.candidates for seed in profile.seeds]
     assert [s.key() for s in ranking_runs(profile, profile.ranking.candidates)] == [s.key() for s in chapter_4]
+    shared = profile.with_(ranking={"per_seed_pretraining": False})  # one pretraining: every seed starts from it
+    assert {s.pretrain_seed for s in ranking_runs(shared, profile.ranking.candidates)} == {0}
 
 
 def test_source_model_frame_names_bad_roles():

@@ -197,18 +197,22 @@ ROLES = {"reference": "ce", "deeper": "deep", "fewer_steps": "short", "fewer_ima
 SOURCE = {"short": 0.80, "few": 0.85, "ce": 0.90, "deep": 0.93, "wide": 0.92, "ls": 0.91, "drop": 0.905}
 
 
-def zoo(finetuned, probe=lambda m, t: 0.6, source=SOURCE, collapse=None, noise=0.002):
+def zoo(finetuned, probe=lambda m, t: 0.6, source=SOURCE, collapse=None, noise=0.002, pretrained=None):
     """Chapter-3 tables: fine-tuned and probe accuracy as functions of (model, target) plus noise; ``collapse``: a
-    (model, target, seed) whose fine-tuning run ends at 0.05."""
+    (model, target, seed) whose fine-tuning run ends at 0.05. Seed s starts from pretraining s, whose source accuracy
+    is ``pretrained(model, seed)`` (default: ``source[model]`` for every seed)."""
     rng = np.random.default_rng(3)
+    pretrained = pretrained or (lambda m, s: source[m])
     sources = pd.DataFrame([{"role": r, "model": m, "source_val_accuracy": source[m]} for r, m in ROLES.items()])
+    pretrainings = pd.DataFrame([{"model": m, "pretrain_seed": s, "source_val_accuracy": pretrained(m, s)}
+                                 for m, s in itertools.product(ROLES.values(), SEEDS)])
     tuned, probes = [], []
     for m, t, s in itertools.product(ROLES.values(), TARGETS, SEEDS):
         accuracy = 0.05 if (m, t, s) == collapse else finetuned(m, t) + rng.normal(0, noise)
-        tuned.append({"model": m, "target": t, "seed": s, "test_accuracy": accuracy})
+        tuned.append({"model": m, "target": t, "seed": s, "pretrain_seed": s, "test_accuracy": accuracy})
         probes.append({"model": m, "target": t, "seed": s, "probe_accuracy": probe(m, t) + rng.normal(0, noise)})
     return tables_of({chapter3.SOURCES: sources, chapter3.FINETUNED: pd.DataFrame(tuned),
-                      chapter3.PROBES: pd.DataFrame(probes)})
+                      chapter3.PROBES: pd.DataFrame(probes), chapter3.PRETRAININGS: pretrainings})
 
 
 def more_is_better(m, t):
@@ -255,6 +259,30 @@ def test_t6_supported_when_source_accuracy_orders_target_accuracy():
     assert verdict == "supported", reason
 
 
+def test_t6_correlates_each_seed_with_the_pretrainings_its_runs_start_from():
+    # Each pretraining seed orders the models differently, and a seed's runs follow its own pretrainings' source
+    # accuracy: supported. Against the mean source accuracy (or one pretraining) the orders would not agree.
+    order = {s: np.random.default_rng(10 + s).permutation(len(ROLES)) for s in SEEDS}
+    names = list(ROLES.values())
+    source = {(m, s): 0.8 + 0.02 * order[s][i] for s in SEEDS for i, m in enumerate(names)}
+
+    def tables(follow_own_seed: bool):
+        frames = {}
+        base = zoo(flat, pretrained=lambda m, s: source[m, s])
+        for name in (chapter3.SOURCES, chapter3.PRETRAININGS, chapter3.PROBES, chapter3.FINETUNED):
+            frames[name] = base(name)
+        runs = frames[chapter3.FINETUNED]
+        pick = runs["seed"] if follow_own_seed else [0] * len(runs)
+        runs["test_accuracy"] = [0.5 + 2 * (source[m, p] - 0.8) for m, p in zip(runs["model"], pick)]
+        runs["test_accuracy"] += np.random.default_rng(5).normal(0, 0.002, len(runs))
+        return tables_of(frames)
+
+    verdict, reason = judge("T6", tables(follow_own_seed=True))
+    assert verdict == "supported", reason
+    assert effect("T6", tables(follow_own_seed=True)) > 0.9
+    assert effect("T6", tables(follow_own_seed=False)) < 0.6  # the runs follow pretraining 0 only
+
+
 def test_t6_not_supported_when_target_accuracy_ignores_source_accuracy():
     verdict, reason = judge("T6", zoo(flat, noise=0.02))
     assert verdict in NO_EFFECT, reason
@@ -293,25 +321,41 @@ def test_s6_not_tested_when_no_loss_raised_source_accuracy():
 
 # ---- chapter 4: M1, M2 -----------------------------------------------------------------------------------------
 
-def ranking(quality, collapse=False, noise=0.01, slope=0.05):
+def ranking(quality, collapse=False, noise=0.01, slope=0.05, seed_order=None):
     """Six models whose accuracy rises with their index by ``slope`` (plus noise, so that seeds disagree a little);
-    metric m scores them ``quality[m]`` * index, or at random for quality None."""
+    metric m scores them ``quality[m]`` * index, or at random for quality None. ``seed_order(seed)``: a permutation
+    of the six models per seed (its pretrainings order them differently), applied to both accuracy and the seed's
+    scores; the first seed's scores are the ``scores`` table."""
     rng = np.random.default_rng(4)
     scores, accuracy = [], []
-    for target, (i, model) in itertools.product(TARGETS, enumerate("abcdef")):
-        for seed in SEEDS:
-            value = 0.05 if collapse and (target, model, seed) == ("glyphs_near", "d", 0) else \
-                0.5 + slope * i + rng.normal(0, noise)
-            accuracy.append({"target": target, "model": model, "seed": seed, "test_accuracy": value})
+    noise_scores = {key: rng.normal() for key in itertools.product(TARGETS, range(6), quality)}  # as every seed's
+    for target, i, seed in itertools.product(TARGETS, range(6), SEEDS):
+        model = "abcdef"[i]
+        rank = seed_order(seed)[i] if seed_order else i
+        value = 0.05 if collapse and (target, model, seed) == ("glyphs_near", "d", 0) else \
+            0.5 + slope * rank + rng.normal(0, noise)
+        accuracy.append({"target": target, "model": model, "seed": seed, "test_accuracy": value})
         for metric, q in quality.items():
-            scores.append({"target": target, "model": model, "metric": metric,
-                           "score": rng.normal() if q is None else q * i})
-    return tables_of({metrics.SCORES: pd.DataFrame(scores), metrics.ACCURACY: pd.DataFrame(accuracy)})
+            scores.append({"target": target, "model": model, "metric": metric, "seed": seed,
+                           "score": noise_scores[target, i, metric] if q is None else q * rank})
+    scores = pd.DataFrame(scores)
+    return tables_of({metrics.SCORES: scores[scores.seed == SEEDS[0]].drop(columns="seed"),
+                      metrics.SEED_SCORES: scores, metrics.ACCURACY: pd.DataFrame(accuracy)})
 
 
 def test_m1_supported_when_the_classic_metrics_rank_the_models():
     verdict, reason = judge("M1", ranking({"h_score": 1.0, "nce": 1.0, "leep": 1.0, "logme": 1.0}))
     assert verdict == "supported", reason
+
+
+def test_m1_ranks_each_seed_by_its_own_scores():
+    # Each seed's pretrainings order the candidates differently; the metrics see that seed's models, so they rank
+    # its runs, although the first seed's scores alone would not.
+    orders = {s: np.random.default_rng(20 + s).permutation(6) for s in SEEDS}
+    tables = ranking({"h_score": 1.0, "nce": 1.0, "leep": 1.0}, seed_order=orders.__getitem__)
+    verdict, reason = judge("M1", tables)
+    assert verdict == "supported", reason
+    assert effect("M1", tables) > 0.9
 
 
 def test_m1_not_supported_when_the_scores_do_not_predict_fine_tuned_accuracy():
@@ -357,4 +401,4 @@ def test_every_claim_of_these_chapters_declares_its_primary_test():
         test = CLAIMS[claim].primary.test
         assert test.method == "t" and test.smallest_effect > 0 and test.pairing, claim
     for claim in ("T2", "T5", "T6", "S6"):
-        assert "pretrained once" in CLAIMS[claim].primary.test.quantity
+        assert "vary with pretraining and fine-tuning" in CLAIMS[claim].primary.test.quantity

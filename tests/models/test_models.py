@@ -81,3 +81,32 @@ def test_timm_backbone_without_cached_weights_fails_fast_offline():
 def test_timm_backbone_builds_without_weights():
     model = models.create("resnet10t", pretrained=False, num_classes=3, in_chans=1)
     assert model.eval()(torch.randn(1, 1, 32, 32)).shape == (1, 3)
+
+
+def test_a_pretraining_seed_is_another_pretraining_of_the_same_recipe(tmp_cache):
+    first, again = models.seeded("glyph_micro", 0), models.seeded("glyph_micro", 1)
+    assert first is models.ZOO["glyph_micro"]  # seed 0 keeps the key every stored outcome was computed under
+    assert again.key() != first.key() and again.key().startswith("glyph_micro-")
+    assert again.recipe() == {**first.recipe(), "seed": 1}
+    zero = models.create("glyph_micro", pretrained=True, num_classes=4, seed=0)
+    one = models.create("glyph_micro", pretrained=True, num_classes=4, seed=0, pretrain_seed=1)
+    assert not torch.equal(zero.conv1.weight, one.conv1.weight)
+    assert one.tlcore_provenance["key"] == again.key()
+    assert models.entry_dir(again).exists() and models.entry_dir(first).exists()
+
+
+def test_a_seeded_two_step_model_starts_from_the_parent_with_the_same_seed():
+    child = models.seeded("glyph_micro_then_digits_fonts", 2)
+    assert child.recipe()["parent_key"] == models.seeded("glyph_micro", 2).key()
+    assert models.seeded("glyph_micro_then_digits_fonts", 0).recipe()["parent_key"] == models.ZOO["glyph_micro"].key()
+
+
+def test_pretraining_seeds_are_checked():
+    with pytest.raises(ValueError, match="non-negative integer"):
+        models.seeded("glyph_micro", -1)
+    with pytest.raises(KeyError, match="unknown zoo model"):
+        models.seeded("resnet_from_mars", 1)
+    with pytest.raises(ValueError, match="needs a pretrained zoo model"):
+        models.create("glyph_micro", pretrained=False, pretrain_seed=1)
+    with pytest.raises(ValueError, match="one seed"):
+        models.create("resnet18", pretrained=True, pretrain_seed=1)

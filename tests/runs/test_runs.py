@@ -4,6 +4,7 @@ import pytest
 from factories import damage_record
 
 import tlcore
+from tlcore import models
 from tlcore.finetune import Protocol
 from tlcore.results import load_table, save_table
 from tlcore.runs import transfer as experiment
@@ -59,6 +60,20 @@ def test_run_keys_change_with_every_field():
                 TransferRun("glyphs_near", 2, False, "glyph_micro", QUICK.with_(lr=0.1), 0),
                 TransferRun("glyphs_near", 2, False, "glyph_micro", QUICK, 1)]
     assert len({base.key(), *(v.key() for v in variants)}) == 5
+
+
+def test_a_pretraining_seed_changes_the_key_only_when_it_is_not_zero():
+    base = TransferRun("glyphs_near", 2, True, "glyph_micro", QUICK, 1)
+    assert "pretrain_seed" not in base.config()  # runs from before there were pretraining seeds keep their keys
+    assert TransferRun("glyphs_near", 2, True, "glyph_micro", QUICK, 1, pretrain_seed=0).key() == base.key()
+    seeded = TransferRun("glyphs_near", 2, True, "glyph_micro", QUICK, 1, pretrain_seed=1)
+    assert seeded.key() != base.key()
+    assert seeded.config()["source_key"] == models.seeded("glyph_micro", 1).key()
+    assert TransferRun.from_config(seeded.config()) == seeded  # verify can rebuild it
+    with pytest.raises(ValueError, match="needs a pretrained zoo model"):
+        TransferRun("glyphs_near", 2, False, "glyph_micro", QUICK, 1, pretrain_seed=1)
+    with pytest.raises(ValueError, match="not supported with regularizer"):
+        TransferRun("glyphs_near", 2, True, "glyph_micro", QUICK, 1, regularizer="delta", pretrain_seed=1)
 
 
 def test_a_damaged_record_is_recomputed_not_trusted(tmp_results):

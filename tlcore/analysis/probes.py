@@ -156,18 +156,27 @@ def similarity_order(frame: pd.DataFrame) -> list[str]:
     return list(frame.groupby("target")["similarity"].mean().sort_values(ascending=False).index)
 
 
-@remembered("probes", depends=lambda arguments: models.source_keys(*arguments["names"]))
-def probe_frame(names, targets, *, n_per_class: int, seeds) -> pd.DataFrame:
+def _pretrain_seeds(arguments: dict) -> tuple[int, ...]:
+    return tuple(arguments["seeds"]) if arguments["per_seed_pretraining"] else (0,)
+
+
+@remembered("probes", depends=lambda arguments: models.source_keys(*arguments["names"],
+                                                                  pretrain_seeds=_pretrain_seeds(arguments)))
+def probe_frame(names, targets, *, n_per_class: int, seeds, per_seed_pretraining: bool = False) -> pd.DataFrame:
     """Linear-probe transfer (Kornblith et al.'s protocol): one row per (model, target, seed) with the test accuracy
     of a logistic regression on each pretrained model's frozen features of ``n_per_class`` training images per
-    class (the seed's sample). No hyper-parameter is chosen, so the test split is read once per probe."""
+    class (the seed's sample). No hyper-parameter is chosen, so the test split is read once per probe. With
+    ``per_seed_pretraining`` seed s probes the model pretrained with seed s (column pretrain_seed)."""
     rows = []
     for name in names:
-        model = models.create(name, pretrained=True, progress=False).eval()
+        pretrained = {s: models.create(name, pretrained=True, pretrain_seed=s, progress=False).eval()
+                      for s in dict.fromkeys(seed if per_seed_pretraining else 0 for seed in seeds)}
         for target in targets:
             for seed in seeds:
+                pretrain_seed = seed if per_seed_pretraining else 0
                 train = data.load(target, "train", n_per_class, seed=seed)
                 test = data.load(target, "test", seed=seed)
-                rows.append({"model": name, "target": target, "seed": seed, "n_per_class": n_per_class,
-                             "probe_accuracy": linear_probe_accuracy(model, train, test)})
+                rows.append({"model": name, "target": target, "seed": seed, "pretrain_seed": pretrain_seed,
+                             "n_per_class": n_per_class,
+                             "probe_accuracy": linear_probe_accuracy(pretrained[pretrain_seed], train, test)})
     return pd.DataFrame(rows)

@@ -233,7 +233,8 @@ def _s5_preconditions(tables) -> dict[str, str]:
 def _points(claim: str, quantity: str, sesoi: float, *, preconditions=("no collapsed run",)) -> PrimaryTest:
     return PrimaryTest(quantity, "greater", sesoi, method="t", unit="points", preconditions=preconditions,
                        pairing=f"{claim}'s two arms fine-tuned with the same seed (training sample, head "
-                               "initialisation, batch order); one pretraining per source model")
+                               "initialisation, batch order), each from its source model pretrained with that seed "
+                               "where the profile pretrains per seed (the embedded tier)")
 
 
 PRIMARY = {

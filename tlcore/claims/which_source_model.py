@@ -7,6 +7,8 @@ Tables (written by the chapter):
 - ``source_model_finetuned``: one row per fine-tuning run at the ranking protocol: model, target, seed,
   test_accuracy.
 - ``source_model_probes``: one row per (model, target, seed): probe_accuracy (linear probe on frozen features).
+- ``source_model_pretrainings``: one row per (model, pretrain_seed): source_val_accuracy of that pretraining. Where
+  the profile pretrains per seed, seed s's runs and probes start from pretraining s.
 
 A "gain" of model A over model B is, per seed, A's accuracy minus B's averaged over the targets; its interval is a
 95% bootstrap over seeds.
@@ -24,7 +26,8 @@ from .primary_test import PrimaryTest
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points
 
-SOURCES, FINETUNED, PROBES = STUDY_TABLES["sources"], STUDY_TABLES["finetuned"], STUDY_TABLES["probes"]
+SOURCES, FINETUNED, PROBES, PRETRAININGS = (STUDY_TABLES["sources"], STUDY_TABLES["finetuned"], STUDY_TABLES["probes"],
+                                            STUDY_TABLES["pretrainings"])
 
 
 def role_models(sources: pd.DataFrame) -> dict[str, str]:
@@ -208,10 +211,13 @@ def _t5_differences(tables):
 
 
 def _t6_differences(tables):
-    sources = tables(SOURCES).drop_duplicates("model").set_index("model")["source_val_accuracy"]
+    """Per seed: rho between the source accuracy of the pretrainings that seed's runs start from and their
+    fine-tuned accuracy."""
+    pretrainings = tables(PRETRAININGS).set_index(["pretrain_seed", "model"])["source_val_accuracy"]
     finetuned = tables(FINETUNED)
-    finetuned = finetuned[finetuned["model"].isin(sources.index)]
-    return np.array([source_target_rho(runs, sources) for _, runs in finetuned.groupby("seed")])
+    finetuned = finetuned[finetuned["model"].isin(pretrainings.index.get_level_values("model"))]
+    return np.array([source_target_rho(runs, pretrainings.loc[runs["pretrain_seed"].iloc[0]])
+                     for _, runs in finetuned.groupby("seed")])
 
 
 def _s6_losses(tables):
@@ -235,26 +241,28 @@ def _s6_preconditions(tables) -> dict[str, str]:
         f"{m} {100 * (accuracy[m] - accuracy[reference]):+.1f} points" for m in losses) or "no alternative loss")}
 
 
-_ONCE = "; each source model is pretrained once, so the per-seed differences are fine-tuning seeds only"
+_PRETRAINING = ("; seed s fine-tunes (or probes) each model as pretrained with seed s where the profile pretrains per seed "
+         "(the embedded tier; timm weights have one pretraining), so the per-seed differences vary with pretraining "
+         "and fine-tuning")
 _PAIRING = "fine-tuning runs sharing a seed (target sample, head initialisation, batch order), paired on target"
 PRIMARY = {
     # 1 point: a smaller difference in fine-tuned accuracy would not justify the extra pretraining.
     "T2": Primary(
         PrimaryTest("fine-tuned test accuracy of the fully pretrained reference minus a less pretrained model, the "
                     "smaller of the two gains (over the model with fewer source steps, over that with fewer source "
-                    "images), per seed averaged over targets" + _ONCE, "greater", 1.0, method="t", unit="points",
+                    "images), per seed averaged over targets" + _PRETRAINING, "greater", 1.0, method="t", unit="points",
                     pairing=_PAIRING, preconditions=("no collapsed run",)),
         _t2_differences, _no_collapsed_run("reference", "fewer_steps", "fewer_images")),
     # 1 point: a smaller gain would not justify twice the blocks (and compute).
     "T5": Primary(
         PrimaryTest("fine-tuned test accuracy of the deeper model (twice the blocks per stage) minus the reference, "
-                    "per seed averaged over targets" + _ONCE, "greater", 1.0, method="t", unit="points",
+                    "per seed averaged over targets" + _PRETRAINING, "greater", 1.0, method="t", unit="points",
                     pairing=_PAIRING, preconditions=("no collapsed run",)),
         _t5_differences, _no_collapsed_run("reference", "deeper")),
     # 0.2: a weaker rank correlation would make source accuracy useless for choosing among the zoo.
     "T6": Primary(
         PrimaryTest("Spearman rho across the zoo models between source validation accuracy and fine-tuned test "
-                    "accuracy, computed per fine-tuning seed and averaged over targets, against 0" + _ONCE,
+                    "accuracy, computed per fine-tuning seed and averaged over targets, against 0" + _PRETRAINING,
                     "greater", 0.2, method="t", pairing="fine-tuning runs sharing a seed",
                     preconditions=("no collapsed run",)),
         _t6_differences, _no_collapsed_run()),
@@ -262,7 +270,7 @@ PRIMARY = {
     "S6": Primary(
         PrimaryTest("linear-probe test accuracy of the alternative-loss models that raised source accuracy (label "
                     "smoothing, penultimate dropout) minus the cross-entropy reference, per seed averaged over "
-                    "targets and those losses" + _ONCE, "less", 1.0, method="t", unit="points",
+                    "targets and those losses" + _PRETRAINING, "less", 1.0, method="t", unit="points",
                     pairing="probes on the same target samples of one seed",
                     preconditions=("a loss raises source accuracy",)),
         _s6_differences, _s6_preconditions),

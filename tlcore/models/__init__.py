@@ -14,7 +14,7 @@ from ..seeding import seed_everything
 from .provenance import source_keys, source_provenance
 from .resnet import small_resnet
 from .timm_weights import WEIGHTS_ENV, WeightsNotFound, weights_overlay
-from .zoo import ZOO, ZooEntry, entry_dir, load_source_model, register
+from .zoo import ZOO, ZooEntry, entry_dir, load_source_model, register, seeded
 
 __all__ = [
     "ZOO",
@@ -25,6 +25,7 @@ __all__ = [
     "list_models",
     "load_source_model",
     "register",
+    "seeded",
     "small_resnet",
     "source_keys",
     "source_provenance",
@@ -36,19 +37,23 @@ class ModelNotAvailable(FileNotFoundError):
 
 
 def create(name: str, pretrained: bool = False, num_classes: int | None = None, *, seed: int = 0,
-           progress: bool = True, **kwargs) -> nn.Module:
+           pretrain_seed: int = 0, progress: bool = True, **kwargs) -> nn.Module:
     """Build model ``name`` with a fresh ``num_classes``-way classifier.
 
     Zoo names (see :func:`list_models`) give the small ResNets of the embedded world; with ``pretrained=True`` the
     backbone carries the weights learnt on the source corpus (trained and cached on first use). Any other name is
     passed to ``timm.create_model``. ``seed`` fixes the random initialisation (of everything when not pretrained, of
     the new classifier otherwise), so a pretrained model and its scratch twin differ only in where they start.
+    ``pretrain_seed`` picks which of a zoo model's pretrainings to start from (timm weights have one).
     """
+    if pretrain_seed and (name not in ZOO or not pretrained):
+        raise ValueError(f"pretrain_seed={pretrain_seed} needs a pretrained zoo model; {name!r} "
+                         f"{'is not pretrained here' if name in ZOO else 'comes from timm, whose weights have one seed'}")
     if name in ZOO:
         if kwargs:
             raise TypeError(f"zoo model {name!r} takes no extra arguments, got {sorted(kwargs)}")
         if pretrained:
-            model, provenance = load_source_model(name, progress=progress)
+            model, provenance = load_source_model(name, pretrain_seed=pretrain_seed, progress=progress)
             seed_everything(seed)
             if num_classes is not None:
                 model.reset_classifier(num_classes)

@@ -2,12 +2,12 @@
 that a chapter reading it needs neither the weights nor their pretraining when the store holds it."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from ..finetune.protocol import Protocol
 from ..remembered import jsonable
 from ..store import Store, record_key
-from .zoo import ZOO, ZooEntry, load_source_model, register
+from .zoo import ZOO, ZooEntry, load_source_model, register, seeded
 
 KIND = "zoo"
 
@@ -18,12 +18,12 @@ def _config(entry: ZooEntry) -> dict:
     return {"recipe": entry.recipe(), "entry": jsonable(asdict(entry))}
 
 
-def source_provenance(name: str) -> dict:
-    """The provenance of zoo model ``name`` from the store, else from its cache (pretrained if missing) and stored."""
-    if name not in ZOO:
-        raise KeyError(f"unknown zoo model {name!r}; the zoo has {sorted(ZOO)}")
-    config = _config(ZOO[name])
-    return Store().computed(record_key(config), KIND, config, lambda: load_source_model(name, progress=False)[1])
+def source_provenance(name: str, pretrain_seed: int = 0) -> dict:
+    """The provenance of zoo model ``name`` (pretrained with ``pretrain_seed``) from the store, else from its cache
+    (pretrained if missing) and stored."""
+    config = _config(seeded(name, pretrain_seed))
+    return Store().computed(record_key(config), KIND, config,
+                            lambda: load_source_model(name, pretrain_seed=pretrain_seed, progress=False)[1])
 
 
 def entry_from_config(config: dict) -> ZooEntry:
@@ -33,14 +33,18 @@ def entry_from_config(config: dict) -> ZooEntry:
     fields["layers"], fields["channels"] = tuple(fields["layers"]), tuple(fields["channels"])
     fields["class_weights"] = tuple(fields.get("class_weights", ()))
     entry = ZooEntry(**fields)
-    if entry.name not in ZOO:
-        register(entry)
+    if entry.name not in ZOO:  # registered at seed 0, as the chapter that made it registers it
+        register(replace(entry, seed=0))
     if record_key(_config(entry)) != record_key(config):
         raise ValueError(f"the stored zoo record of {entry.name!r} no longer matches the zoo's recipe")
     return entry
 
 
-def source_keys(*names: str) -> dict:
-    """The recipe key of every zoo model among ``names``: what a stored outcome computed from them depends on
-    besides their names (a model pretrained differently is a different model)."""
-    return {name: ZOO[name].key() for name in names if name in ZOO}
+def source_keys(*names: str, pretrain_seeds=(0,)) -> dict:
+    """The recipe key of every zoo model among ``names`` (one per pretraining seed of ``pretrain_seeds`` beyond 0):
+    what a stored outcome computed from them depends on besides their names (a model pretrained differently is a
+    different model). With only seed 0 the keys are those from before there were pretraining seeds."""
+    keys = {name: ZOO[name].key() for name in names if name in ZOO}
+    keys.update({f"{name}@{seed}": seeded(name, seed).key() for name in names if name in ZOO
+                 for seed in pretrain_seeds if seed != 0})
+    return keys

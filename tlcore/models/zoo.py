@@ -80,8 +80,8 @@ class ZooEntry:
         for name, off in _RECIPE_OFF.items():
             if recipe[name] == off:
                 del recipe[name]
-        if self.parent is not None:  # a new parent recipe must give a new child
-            recipe["parent_key"] = ZOO[self.parent].key()
+        if self.parent is not None:  # a new parent recipe must give a new child; a seeded child has a seeded parent
+            recipe["parent_key"] = seeded(self.parent, self.seed).key()
         return recipe
 
     def key(self) -> str:
@@ -172,15 +172,26 @@ for _arch, _widths, _steps, _few, _per_class in (("glyph_resnet_narrow", (16, 32
                       protocol=_source_protocol(_steps, lr=0.3)))
 
 
+def seeded(name: str, pretrain_seed: int = 0) -> ZooEntry:
+    """Zoo entry ``name`` pretrained with ``pretrain_seed`` (which fixes its source sample, initialisation, batch
+    order and augmentation): the same recipe otherwise, under the same name. Seed 0 is the registered entry itself,
+    so its cache key and every outcome computed from it are unchanged."""
+    if name not in ZOO:
+        raise KeyError(f"unknown zoo model {name!r}; the zoo has {sorted(ZOO)}")
+    if not isinstance(pretrain_seed, int) or isinstance(pretrain_seed, bool) or pretrain_seed < 0:
+        raise ValueError(f"a pretraining seed is a non-negative integer, got {pretrain_seed!r}")
+    entry = ZOO[name]
+    return entry if pretrain_seed == entry.seed else replace(entry, seed=pretrain_seed)
+
+
 def entry_dir(entry: ZooEntry) -> Path:
     return cache_dir() / "zoo" / entry.key()
 
 
-def load_source_model(name: str, *, progress: bool = True) -> tuple[nn.Module, dict]:
-    """The pretrained source model ``name`` (with its source classifier) and its provenance, from cache or trained."""
-    if name not in ZOO:
-        raise KeyError(f"unknown zoo model {name!r}; the zoo has {sorted(ZOO)}")
-    entry = ZOO[name]
+def load_source_model(name: str, *, pretrain_seed: int = 0, progress: bool = True) -> tuple[nn.Module, dict]:
+    """The pretrained source model ``name`` (with its source classifier) and its provenance, from cache or trained;
+    ``pretrain_seed`` picks one of its pretrainings (see :func:`seeded`)."""
+    entry = seeded(name, pretrain_seed)
     folder = entry_dir(entry)
     # A chapter executing beside this one may be pretraining the same entry: computed_once waits for it.
     provenance = computed_once(folder, lambda: _read_valid_cache(folder), lambda: _pretrain(entry, folder, progress))
@@ -212,7 +223,7 @@ def _pretrain(entry: ZooEntry, folder: Path, progress: bool) -> dict:
     if entry.class_weights:
         train = resample_by_class(train, entry.class_weights, seed=entry.seed)
     if entry.parent is not None:
-        model, _ = load_source_model(entry.parent, progress=progress)
+        model, _ = load_source_model(entry.parent, pretrain_seed=entry.seed, progress=progress)
         seed_everything(entry.seed)
         model.reset_classifier(train.num_classes)
     else:

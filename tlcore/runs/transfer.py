@@ -29,6 +29,7 @@ class TransferRun(RunSpec):
     initialisation of the same architecture. ``seed`` fixes the training sample, the new classifier (and, from
     scratch, every weight), batch order and augmentation. ``regularizer`` names a set-up of
     :mod:`tlcore.regularizers.setups` with its ``regularizer_weight`` (None: the set-up's default).
+    ``pretrain_seed`` picks which pretraining of the zoo entry to start from (:func:`tlcore.models.seeded`).
     """
 
     target: str
@@ -39,8 +40,15 @@ class TransferRun(RunSpec):
     seed: int = 0
     regularizer: str = "none"
     regularizer_weight: float | None = None
+    pretrain_seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.pretrain_seed and not (self.pretrained and self.arch in models.ZOO):
+            raise ValueError(f"pretrain_seed={self.pretrain_seed} needs a pretrained zoo model, not "
+                             f"{'a scratch run' if self.arch in models.ZOO else repr(self.arch)}")
+        if self.pretrain_seed and self.regularizer != "none":  # set-ups that reload the source would take seed 0's
+            raise ValueError(f"pretrain_seed={self.pretrain_seed} is not supported with regularizer "
+                             f"{self.regularizer!r}: its source model is the zoo's first pretraining")
         if self.regularizer not in DEFAULT_WEIGHTS:
             raise ValueError(f"unknown regularizer set-up {self.regularizer!r}; choose one of {tuple(DEFAULT_WEIGHTS)}")
         if self.regularizer_weight is None:
@@ -51,8 +59,10 @@ class TransferRun(RunSpec):
         config["protocol"] = self.protocol.key_dict()  # new protocol fields, while off, keep old keys valid
         if self.regularizer == "none":  # runs without a regulariser keep the keys they had before there were any
             del config["regularizer"], config["regularizer_weight"]
+        if not self.pretrain_seed:  # runs from the zoo's first pretraining keep the keys they had before seeds
+            del config["pretrain_seed"]
         if self.pretrained and self.arch in models.ZOO:
-            config["source_key"] = models.ZOO[self.arch].key()
+            config["source_key"] = models.seeded(self.arch, self.pretrain_seed).key()
         return config
 
     def summary(self) -> dict:
@@ -82,7 +92,7 @@ class TransferRun(RunSpec):
 def _build(spec: TransferRun, train, progress: bool):
     """The model ``spec`` starts from and the regularisers it trains with."""
     model = models.create(spec.arch, pretrained=spec.pretrained, num_classes=train.num_classes, seed=spec.seed,
-                          progress=progress)
+                          pretrain_seed=spec.pretrain_seed, progress=progress)
     return prepare(spec.regularizer, spec.regularizer_weight, model, train, spec.arch)
 
 

@@ -52,7 +52,8 @@ def recompute(record: dict) -> Any:
         value = outcome(SPEC_KINDS[kind].from_config(config))
         value = value.to_dict() if hasattr(value, "to_dict") else value
     elif kind == ZOO_KIND:
-        value = load_source_model(entry_from_config(config).name, progress=False)[1]
+        entry = entry_from_config(config)
+        value = load_source_model(entry.name, pretrain_seed=entry.seed, progress=False)[1]
     else:
         value = recompute_call(config)
     return json.loads(json.dumps(value))

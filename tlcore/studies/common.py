@@ -34,10 +34,12 @@ def _lr_lookup(chosen: pd.DataFrame) -> dict[tuple[str, str], float]:
 
 def ranking_runs(profile, names) -> list[TransferRun]:
     """Fine-tune each pretrained zoo model of ``names`` on every target at ``profile.ranking.size`` images per class,
-    one protocol for all (``profile.ranking.lr``, ``profile.ranking.steps``), every seed."""
+    one protocol for all (``profile.ranking.lr``, ``profile.ranking.steps``), every seed (from the pretraining of
+    :meth:`Ranking.pretrain_seed`)."""
     protocol = protocol_for(profile, profile.ranking.lr).with_(steps=profile.ranking.steps)
     return [
-        TransferRun(target, profile.ranking.size, True, name, protocol, seed)
+        TransferRun(target, profile.ranking.size, True, name, protocol, seed,
+                    pretrain_seed=profile.ranking.pretrain_seed(seed))
         for target in profile.targets
         for name in names
         for seed in profile.seeds

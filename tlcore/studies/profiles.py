@@ -17,12 +17,20 @@ from ..data import TARGETS
 
 @dataclass(frozen=True)
 class Ranking:
-    """Chapters 3, 4 and 7: one fine-tuning protocol for every candidate source model (so their runs are shared)."""
+    """Chapters 3, 4 and 7: one fine-tuning protocol for every candidate source model (so their runs are shared).
+    ``per_seed_pretraining``: fine-tuning (and probe, and score) seed s starts from the zoo model pretrained with
+    seed s, so a comparison of source models varies with pretraining as well as fine-tuning (zoo models only; timm
+    weights have one pretraining)."""
 
     candidates: tuple[str, ...] = ()
     size: int = 20
     lr: float = 0.05
     steps: int = 150
+    per_seed_pretraining: bool = False
+
+    def pretrain_seed(self, seed: int) -> int:
+        """The pretraining seed the runs of fine-tuning seed ``seed`` start from."""
+        return seed if self.per_seed_pretraining else 0
 
 
 @dataclass(frozen=True)
@@ -203,7 +211,9 @@ PROFILES = {
         # ranked four until the wide twin, 4x the narrow model's compute, fitted CI's time).
         ranking=Ranking(candidates=("glyph_resnet_narrow", "glyph_resnet_narrow_short", "glyph_resnet_narrow_ls",
                                     "glyph_resnet_deep", "glyph_resnet_wide", "glyph_resnet_narrow_mid",
-                                    "glyph_resnet_narrow_fewer", "glyph_resnet_narrow_dropout"), steps=75),
+                                    "glyph_resnet_narrow_fewer", "glyph_resnet_narrow_dropout"), steps=75,
+                        # Since 2026-12-03 (after seeing the one-pretraining verdicts of chapters 3, 4 and 7).
+                        per_seed_pretraining=True),
         source_choice=SourceModels(
             roles={"reference": "glyph_resnet_narrow", "deeper": "glyph_resnet_deep",
                    "fewer_steps": "glyph_resnet_narrow_short", "half_steps": "glyph_resnet_narrow_mid",
@@ -232,7 +242,7 @@ PROFILES = {
     "smoke": Profile(
         "smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12, batch_size=32, eval_every=4,
         tuning_size=4, lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},
-        ranking=Ranking(candidates=("glyph_micro", "glyph_micro_ls"), size=6, steps=8),
+        ranking=Ranking(candidates=("glyph_micro", "glyph_micro_ls"), size=6, steps=8, per_seed_pretraining=True),
         regularization=Regularization(sizes=(4, 8), large_size=12),
         advice=Advice(cells=(("glyphs_near", 4), ("textures_far", 8))),
         transferred=Transferred(size=4, interpolation_points=3, difficulty_reference_size=10),

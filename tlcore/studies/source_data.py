@@ -26,6 +26,7 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     same probe on randomly initialised twins of the self-supervised models: the floor S5's "the source learned"
     precondition compares with) and ``sources`` (see :func:`source_models_table`).
     """
+    from ..analysis.probes import probe_frame
     from ..models.datl import datl_entry
 
     roles = []
@@ -54,16 +55,21 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     pairs = roles[["model", "target"]].drop_duplicates()
     protocol = protocol_for(profile, profile.ranking.lr).with_(steps=profile.ranking.steps)
     specs = [
-        TransferRun(row.target, profile.ranking.size, True, row.model, protocol, seed)
+        TransferRun(row.target, profile.ranking.size, True, row.model, protocol, seed,
+                    pretrain_seed=profile.ranking.pretrain_seed(seed))
         for row in pairs.itertuples()
         for seed in profile.seeds
     ]
     runs = run_many(specs, progress=progress).rename(columns={"arch": "model", "test_accuracy": "finetune_accuracy"})
-    probes = [source_probes(model_name, list(pairs[pairs.model == model_name].target), profile.ranking.size,
-                            list(profile.seeds)) for model_name in pairs.model.unique()]
-    runs = runs.merge(pd.concat(probes, ignore_index=True), on=["model", "target", "seed"])
+    probes = [probe_frame([model_name], list(pairs[pairs.model == model_name].target),
+                          n_per_class=profile.ranking.size, seeds=list(profile.seeds),
+                          per_seed_pretraining=profile.ranking.per_seed_pretraining)
+              for model_name in pairs.model.unique()]
+    probes = pd.concat(probes, ignore_index=True)[["model", "target", "seed", "pretrain_seed", "probe_accuracy"]]
+    runs = runs.merge(probes, on=["model", "target", "seed", "pretrain_seed"])
     runs["source"] = runs.model.map(lambda name: models.ZOO[name].source)
-    runs = runs[["model", "source", "target", "seed", "finetune_accuracy", "val_accuracy", "probe_accuracy"]]
+    runs = runs[["model", "source", "target", "seed", "pretrain_seed", "finetune_accuracy", "val_accuracy",
+                 "probe_accuracy"]]
     random_probes = [random_feature_probes(model_name, [target], profile.ranking.size, list(profile.seeds))
                      for target, model_name in profile.source_data.selfsup_models]
     return {
@@ -124,24 +130,9 @@ def source_emd(arch: str, source_models: list[str], targets: list[str], n_per_cl
     return pd.DataFrame(rows)
 
 
-@remembered("probes", depends=lambda arguments: models.source_keys(arguments["model_name"]))
-def source_probes(model_name: str, targets: list[str], n_per_class: int, seeds: list[int]) -> pd.DataFrame:
-    """A linear probe (C = 1) on zoo model ``model_name``'s frozen features, fitted on ``n_per_class`` training
-    images per class and scored on the test split, per target and seed: columns model, target, seed,
-    probe_accuracy."""
-    from ..analysis.probes import linear_probe_accuracy
-
-    model = models.create(model_name, pretrained=True, progress=False).eval()
-    return pd.DataFrame([
-        {"model": model_name, "target": target, "seed": seed,
-         "probe_accuracy": linear_probe_accuracy(model, data.load(target, "train", n_per_class, seed=seed),
-                                                 data.load(target, "test", seed=seed))}
-        for target in targets for seed in seeds])
-
-
 @remembered("probes")
 def random_feature_probes(model_name: str, targets: list[str], n_per_class: int, seeds: list[int]) -> pd.DataFrame:
-    """:func:`source_probes` on randomly initialised twins of zoo model ``model_name`` (seeded by each seed): the
+    """:func:`~tlcore.analysis.probes.probe_frame` on randomly initialised twins of zoo model ``model_name`` (seeded by each seed): the
     accuracy features that learnt nothing already give, at the same size, split and seeds. Columns model, target,
     seed, probe_accuracy."""
     from ..analysis.probes import linear_probe_accuracy
