@@ -81,7 +81,11 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 # The budget changed after we had seen results: the embedded tier ran three fine-tuning seeds per arm until the
 # primary tests were declared, when almost every test came out inconclusive; it now runs
 # {glue:text}`glance_seeds`, and {glue:text}`glance_small_seeds` in chapters 5 and 6, whose effects are a point or less
-# (raised from five when most five-seed tests there were inconclusive). The schedules are unchanged so far.
+# (raised from five when most five-seed tests there were inconclusive). Chapters 3, 4 and 7, which compare source
+# models, pretrained each model once until we had seen those verdicts; now seed s starts from each model pretrained
+# with seed s, so their per-seed differences vary with pretraining too. On the same day, also after seeing results,
+# chapter 2's re-initialisation runs were lengthened to {glue:text}`glance_reinit_steps` steps and chapter 5's
+# trade-off sweep gained a weight ten times the published default; the other schedules are unchanged so far.
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
@@ -90,6 +94,7 @@ origin = Store().summary().set_index("file")
 glue("glance_family", str(len(tlcore.claims.registry.primaries())))
 glue("glance_seeds", str(len(tlcore.get_profile("embedded").seeds)))
 glue("glance_small_seeds", str(len(tlcore.get_profile("embedded").small_effect_seeds)))
+glue("glance_reinit_steps", str(tlcore.get_profile("embedded").reinit.steps))
 
 
 def results_from(chapter):

@@ -75,7 +75,7 @@ import seaborn as sns
 import tlcore
 from tlcore.analysis.probes import probe_similarity
 from tlcore.analysis.similarity import with_image_similarity
-from tlcore.chapter import glue, show_reference, show_verdicts, start_chapter
+from tlcore.chapter import glue, listed, show_reference, show_verdicts, start_chapter
 from tlcore.finetune.recipes import bit_hyperrule
 from tlcore.regularizers.setups import DEFAULT_WEIGHTS
 from tlcore.results import save_table
@@ -94,9 +94,9 @@ names = {"l2": "L2", "l2sp": "L2-SP", "delta": "DELTA", "bss": "BSS", "cotuning"
 glue("default_weights", ", ".join(f"{names[r]} {DEFAULT_WEIGHTS[r]:g}" for r in names))
 glue("stochnorm_p", DEFAULT_WEIGHTS["stochnorm"])
 scales = sorted(reg.weight_scales)
-glue("weight_scales", " and ".join(f"{s:g}" for s in scales))
+glue("weight_scales", listed([f"{s:g}" for s in scales]))
 direction = ", never stronger than it" if scales[-1] <= 1 else ", never weaker than it" if scales[0] >= 1 else ""
-glue("sweep_range", " and ".join(f"×{s:g}" for s in scales) + " the default" + direction)
+glue("sweep_range", listed([f"×{s:g}" for s in scales]) + " the default" + direction)
 # the probe gain (descriptive) and the image-statistics similarity the claims use as x-axis
 similarity = with_image_similarity(probe_similarity(setup.arch, setup.regularization.targets, seeds=setup.seeds))
 save_table(similarity, TABLES["similarity"])

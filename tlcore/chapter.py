@@ -71,7 +71,7 @@ def survey_differences(verdicts: list[Verdict]) -> str:
     agree = [v.claim for v in verdicts if v.verdict == "supported"]
     sentences = []
     if agree:
-        sentences.append(f"{_listed(agree)} {'agrees' if len(agree) == 1 else 'agree'} with the survey (supported).")
+        sentences.append(f"{listed(agree)} {'agrees' if len(agree) == 1 else 'agree'} with the survey (supported).")
     for v in verdicts:
         if v.verdict == "supported":
             continue
@@ -83,7 +83,8 @@ def survey_differences(verdicts: list[Verdict]) -> str:
     return " ".join(sentences)
 
 
-def _listed(names: list[str]) -> str:
+def listed(names: list[str]) -> str:
+    """``names`` as prose: "a", "a and b", "a, b and c"."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 

@@ -32,6 +32,16 @@ def test_every_kind_of_record_is_recomputed_from_nothing_bit_for_bit(small_store
     assert [found for _, found in results] == [[], [], []]
 
 
+def test_records_of_a_seeded_pretraining_are_recomputed_from_that_pretraining(tmp_results, tmp_cache):
+    source_provenance("glyph_micro", 1)
+    run(TransferRun("glyphs_near", 2, True, "glyph_micro", QUICK, 1, pretrain_seed=1))
+    store = Store()
+    zoo = next(store.records("zoo"))
+    assert zoo["config"]["entry"]["seed"] == 1
+    seed, results = verify.verify(store, 10, progress=False)
+    assert len(results) == 2 and [found for _, found in results] == [[], []]
+
+
 def test_a_planted_difference_is_named_and_fails_the_command(small_store, capsys):
     record = next(small_store.records("TransferRun"))
     planted = {**record, "value": {**record["value"], "test_accuracy": record["value"]["test_accuracy"] + 0.01}}
