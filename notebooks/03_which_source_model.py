@@ -76,8 +76,9 @@ tlcore.models.list_models().query("name in @setup.source_choice.roles.values()")
 # ## Experiment
 #
 # Three measurements per source model. Its **source accuracy** is the validation accuracy recorded when the zoo
-# pretrained it. Its **linear-probe transfer** is the test accuracy of a logistic regression on its frozen features,
-# fitted on {glue:text}`ranking_size` training images per class of each target (the protocol of
+# pretrained it (the mean over its pretrainings; T6 reads each seed's own). Its **linear-probe transfer** is the
+# test accuracy of a logistic regression on its frozen features, fitted on {glue:text}`ranking_size` training images
+# per class of each target (the protocol of
 # {cite}`kornblith2021why`; no hyper-parameter is tuned, so the test split is read once). Its **fine-tuned
 # transfer** uses chapter 4's ranking protocol — the same {glue:text}`ranking_size` images per class, one learning
 # rate and one schedule for every model — so the runs of the models chapter 4 also ranks are the very same runs;
