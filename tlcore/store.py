@@ -63,7 +63,8 @@ def _machine() -> dict:
     import torch
 
     return {"commit": git_commit(), "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
+            "python": platform.python_version(),
+            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
 
 
 def provenance(seconds: float) -> dict:

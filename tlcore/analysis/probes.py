@@ -167,13 +167,14 @@ def probe_frame(names, targets, *, n_per_class: int, seeds, per_seed_pretraining
     of a logistic regression on each pretrained model's frozen features of ``n_per_class`` training images per
     class (the seed's sample). No hyper-parameter is chosen, so the test split is read once per probe. With
     ``per_seed_pretraining`` seed s probes the model pretrained with seed s (column pretrain_seed)."""
+    pretrain_seed_of = {seed: seed if per_seed_pretraining else 0 for seed in seeds}
     rows = []
     for name in names:
         pretrained = {s: models.create(name, pretrained=True, pretrain_seed=s, progress=False).eval()
-                      for s in dict.fromkeys(seed if per_seed_pretraining else 0 for seed in seeds)}
+                      for s in dict.fromkeys(pretrain_seed_of.values())}
         for target in targets:
             for seed in seeds:
-                pretrain_seed = seed if per_seed_pretraining else 0
+                pretrain_seed = pretrain_seed_of[seed]
                 train = data.load(target, "train", n_per_class, seed=seed)
                 test = data.load(target, "test", seed=seed)
                 rows.append({"model": name, "target": target, "seed": seed, "pretrain_seed": pretrain_seed,

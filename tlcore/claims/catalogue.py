@@ -119,7 +119,8 @@ _CATALOGUE = [
      "well they fine-tune on a target.", "Scores for every zoo model x target against fine-tuned accuracy: weighted "
      "Kendall tau and Pearson.", CH4, (metrics.SCORES, metrics.ACCURACY, metrics.SEED_SCORES), metrics.rule_m1),
     ("M2", "5.2.5 (3)", "LEEP correlates with transfer gain better than NCE and H-score.",
-     "The M1 correlations compared per target.", CH4, (metrics.SCORES, metrics.ACCURACY, metrics.SEED_SCORES), metrics.rule_m2),
+     "The M1 correlations compared per target.", CH4, (metrics.SCORES, metrics.ACCURACY, metrics.SEED_SCORES),
+     metrics.rule_m2),
     ("M3", "5.5, 7.1 (6)", "The gap between frozen-feature and fine-tuned accuracy, even with poor hyper-parameters, "
      "predicts good fine-tuning hyper-parameters.", "Linear-probe vs quick fine-tune gap against the H1 optimum.",
      CH6, (hp.GRID, hp.PROBE_GAP), hp.rule_m3),

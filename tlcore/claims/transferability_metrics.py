@@ -154,8 +154,9 @@ def _m2_differences(tables):
     return (taus["leep"] - taus[["nce", "h_score"]].max(axis=1)).to_numpy()
 
 
-_PRETRAINING = ("; seed s scores its own target sample on the candidates as seed s's runs start from them (in the embedded "
-         "tier pretrained with seed s), so the per-seed values vary with pretraining, scoring sample and fine-tuning")
+_PRETRAINING = ("; seed s scores its own target sample on the candidates as seed s's runs start from them (in the "
+                "embedded tier pretrained with seed s), so the per-seed values vary with pretraining, scoring sample "
+                "and fine-tuning")
 PRIMARY = {
     # 0.2: a metric whose ranking agrees less than this with fine-tuned accuracy would not help choose a model.
     "M1": Primary(

@@ -241,16 +241,17 @@ def _s6_preconditions(tables) -> dict[str, str]:
         f"{m} {100 * (accuracy[m] - accuracy[reference]):+.1f} points" for m in losses) or "no alternative loss")}
 
 
-_PRETRAINING = ("; seed s fine-tunes (or probes) each model as pretrained with seed s where the profile pretrains per seed "
-         "(the embedded tier; timm weights have one pretraining), so the per-seed differences vary with pretraining "
-         "and fine-tuning")
+_PRETRAINING = ("; seed s fine-tunes (or probes) each model as pretrained with seed s where the profile pretrains "
+                "per seed (the embedded tier; timm weights have one pretraining), so the per-seed differences vary "
+                "with pretraining and fine-tuning")
 _PAIRING = "fine-tuning runs sharing a seed (target sample, head initialisation, batch order), paired on target"
 PRIMARY = {
     # 1 point: a smaller difference in fine-tuned accuracy would not justify the extra pretraining.
     "T2": Primary(
         PrimaryTest("fine-tuned test accuracy of the fully pretrained reference minus a less pretrained model, the "
                     "smaller of the two gains (over the model with fewer source steps, over that with fewer source "
-                    "images), per seed averaged over targets" + _PRETRAINING, "greater", 1.0, method="t", unit="points",
+                    "images), per seed averaged over targets" + _PRETRAINING, "greater", 1.0, method="t",
+                    unit="points",
                     pairing=_PAIRING, preconditions=("no collapsed run",)),
         _t2_differences, _no_collapsed_run("reference", "fewer_steps", "fewer_images")),
     # 1 point: a smaller gain would not justify twice the blocks (and compute).

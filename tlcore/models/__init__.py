@@ -47,8 +47,8 @@ def create(name: str, pretrained: bool = False, num_classes: int | None = None, 
     ``pretrain_seed`` picks which of a zoo model's pretrainings to start from (timm weights have one).
     """
     if pretrain_seed and (name not in ZOO or not pretrained):
-        raise ValueError(f"pretrain_seed={pretrain_seed} needs a pretrained zoo model; {name!r} "
-                         f"{'is not pretrained here' if name in ZOO else 'comes from timm, whose weights have one seed'}")
+        why = "is not pretrained here" if name in ZOO else "comes from timm, whose weights have one seed"
+        raise ValueError(f"pretrain_seed={pretrain_seed} needs a pretrained zoo model; {name!r} {why}")
     if name in ZOO:
         if kwargs:
             raise TypeError(f"zoo model {name!r} takes no extra arguments, got {sorted(kwargs)}")

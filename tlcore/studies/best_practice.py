@@ -110,8 +110,9 @@ def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
 
 def realise(candidates: list[TransferRun], seeds, *, progress: bool = True) -> pd.DataFrame:
     """A recipe realised: among ``candidates`` (one run per candidate learning rate, at the first seed) the one with
-    the best validation accuracy, then that configuration at every seed of ``seeds``. Returns one row per seed (columns recipe, label, init, regularizer, lr, steps, seed, val_accuracy, test_accuracy); a
-    diverged run (NaN accuracies) counts with accuracy 0, the recipe having failed."""
+    the best validation accuracy, then that configuration at every seed of ``seeds``. Returns one row per seed
+    (columns recipe, label, init, regularizer, lr, steps, seed, val_accuracy, test_accuracy); a diverged run (NaN
+    accuracies) counts with accuracy 0, the recipe having failed."""
     tuning = run_many(candidates, progress=False)
     lr = float(select_on_validation(tuning, by=["target"], param="protocol_lr")["protocol_lr"].iloc[0])
     chosen = next(run for run in candidates if run.protocol.lr == lr)

@@ -32,14 +32,19 @@ def _lr_lookup(chosen: pd.DataFrame) -> dict[tuple[str, str], float]:
     return {(row.target, row.init): row.protocol_lr for row in chosen.itertuples()}
 
 
-def ranking_runs(profile, names) -> list[TransferRun]:
-    """Fine-tune each pretrained zoo model of ``names`` on every target at ``profile.ranking.size`` images per class,
-    one protocol for all (``profile.ranking.lr``, ``profile.ranking.steps``), every seed (from the pretraining of
-    :meth:`Ranking.pretrain_seed`)."""
+def ranking_run(profile, target: str, name: str, seed: int) -> TransferRun:
+    """Pretrained zoo model ``name`` fine-tuned on ``target`` at ``profile.ranking.size`` images per class with the
+    ranking protocol (``profile.ranking.lr``, ``profile.ranking.steps``), from the pretraining
+    :meth:`Ranking.pretrain_seed` gives ``seed``."""
     protocol = protocol_for(profile, profile.ranking.lr).with_(steps=profile.ranking.steps)
+    return TransferRun(target, profile.ranking.size, True, name, protocol, seed,
+                       pretrain_seed=profile.ranking.pretrain_seed(seed))
+
+
+def ranking_runs(profile, names) -> list[TransferRun]:
+    """:func:`ranking_run` for each zoo model of ``names`` on every target, every seed."""
     return [
-        TransferRun(target, profile.ranking.size, True, name, protocol, seed,
-                    pretrain_seed=profile.ranking.pretrain_seed(seed))
+        ranking_run(profile, target, name, seed)
         for target in profile.targets
         for name in names
         for seed in profile.seeds

@@ -6,8 +6,8 @@ import pandas as pd
 
 from .. import data, models
 from ..remembered import remembered
-from ..runs.transfer import TransferRun, run_many
-from .common import protocol_for
+from ..runs.transfer import run_many
+from .common import ranking_run
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
 TABLES = {"runs": "source_runs", "roles": "source_roles", "emd": "source_emd", "datl_weights": "source_datl_weights",
@@ -53,13 +53,7 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     roles = pd.DataFrame(roles, columns=["claim", "target", "arm", "model"])
 
     pairs = roles[["model", "target"]].drop_duplicates()
-    protocol = protocol_for(profile, profile.ranking.lr).with_(steps=profile.ranking.steps)
-    specs = [
-        TransferRun(row.target, profile.ranking.size, True, row.model, protocol, seed,
-                    pretrain_seed=profile.ranking.pretrain_seed(seed))
-        for row in pairs.itertuples()
-        for seed in profile.seeds
-    ]
+    specs = [ranking_run(profile, row.target, row.model, seed) for row in pairs.itertuples() for seed in profile.seeds]
     runs = run_many(specs, progress=progress).rename(columns={"arch": "model", "test_accuracy": "finetune_accuracy"})
     probes = [probe_frame([model_name], list(pairs[pairs.model == model_name].target),
                           n_per_class=profile.ranking.size, seeds=list(profile.seeds),
@@ -132,9 +126,9 @@ def source_emd(arch: str, source_models: list[str], targets: list[str], n_per_cl
 
 @remembered("probes")
 def random_feature_probes(model_name: str, targets: list[str], n_per_class: int, seeds: list[int]) -> pd.DataFrame:
-    """:func:`~tlcore.analysis.probes.probe_frame` on randomly initialised twins of zoo model ``model_name`` (seeded by each seed): the
-    accuracy features that learnt nothing already give, at the same size, split and seeds. Columns model, target,
-    seed, probe_accuracy."""
+    """:func:`~tlcore.analysis.probes.probe_frame` on randomly initialised twins of zoo model ``model_name`` (seeded
+    by each seed): the accuracy features that learnt nothing already give, at the same size, split and seeds.
+    Columns model, target, seed, probe_accuracy."""
     from ..analysis.probes import linear_probe_accuracy
 
     return pd.DataFrame([

@@ -43,9 +43,9 @@ def transferability_study(profile, *, metrics=None, progress: bool = True) -> di
                                            pretrain_seed=profile.ranking.pretrain_seed(seed))
                           for target in profile.targets], ignore_index=True)
 
-    ranked = scored(profile.seeds[0])
     columns = ["model", "metric", "score", "target"]
     seed_scores = pd.concat([scored(seed).assign(seed=seed) for seed in profile.seeds], ignore_index=True)
+    ranked = seed_scores[seed_scores.seed == profile.seeds[0]]
     accuracy = run_many(ranking_runs(profile, profile.ranking.candidates), progress=progress).rename(
         columns={"arch": "model"}
     )
