@@ -85,7 +85,11 @@ similarity_by_target = similarity.groupby("target").agg(
     image_similarity=("image_similarity", "mean"), probe_gain=("similarity", "mean"),
     probe_gain_sd=("similarity", "std")).sort_values("image_similarity", ascending=False)
 glue("similarity_n", int(similarity["n_per_class"].iloc[0]))
-glue("similarity_summary", ", ".join(f"{t} {m:.2f}" for t, m in similarity_by_target["image_similarity"].items()))
+# Image statistics where the source's images are here (the embedded world); the probe gain otherwise (real tier).
+measured_by = "image_similarity" if similarity_by_target["image_similarity"].notna().all() else "probe_gain"
+glue("similarity_summary", ("image similarity" if measured_by == "image_similarity" else
+                            "probe gain, as the source's images are not at hand in this tier") + ": " + ", ".join(
+    f"{t} {m:.2f}" for t, m in similarity_by_target[measured_by].sort_values(ascending=False).items()))
 similarity_by_target.round(3)
 
 # %% [markdown]
@@ -181,7 +185,7 @@ verdict_table(list(verdicts.values()))
 # - **T7** — {glue:text}`t7_verdict`. {glue:text}`t7_detail`
 # - **T8** — {glue:text}`t8_verdict`. {glue:text}`t8_detail`
 #
-# Similarity to the source (image similarity, most similar first): {glue:text}`similarity_summary`.
+# Similarity to the source, most similar first, by {glue:text}`similarity_summary`.
 #
 # ### Where our verdict and the survey differ
 #

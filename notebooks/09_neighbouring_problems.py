@@ -104,8 +104,8 @@ clean, textured = data.load(labelled, "test", seed=0), data.load(shifted, "test"
 fig, axes = plt.subplots(2, 8, figsize=(9, 2.5))
 for column in range(8):
     index = column * (len(clean) // 8)
-    axes[0, column].imshow(clean.images[index, 0], cmap="gray", vmin=0, vmax=1)
-    axes[1, column].imshow(textured.images[index, 0], cmap="gray", vmin=0, vmax=1)
+    axes[0, column].imshow(data.picture(clean, index), cmap="gray", vmin=0, vmax=1)
+    axes[1, column].imshow(data.picture(textured, index), cmap="gray", vmin=0, vmax=1)
 for ax in axes.flat:
     ax.set_axis_off()
 fig.suptitle(f"Same classes, two domains: {labelled} (labelled, top) and {shifted} (unlabelled, bottom)");

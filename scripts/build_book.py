@@ -1,6 +1,6 @@
 """Execute every chapter with papermill, then render the book with Jupyter Book v1.
 
-    python scripts/build_book.py [--profile embedded|real|smoke] [--only 01 ...] [--no-html] [--jobs N]
+    python scripts/build_book.py [--profile embedded|real|smoke|real_smoke] [--only 01 ...] [--no-html] [--jobs N]
                                  [--start-chapters-within SECONDS]
 
 Chapters execute ``--jobs`` at a time (default: one per core, at most four), each in its own papermill process
@@ -177,7 +177,7 @@ def render() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="embedded", choices=["embedded", "real", "smoke"])
+    parser.add_argument("--profile", default="embedded", choices=["embedded", "real", "smoke", "real_smoke"])
     parser.add_argument("--only", nargs="*", default=[], help="chapter number prefixes to execute (default: all)")
     parser.add_argument("--no-html", action="store_true", help="execute the chapters but do not render")
     parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--prune-store needs every page executed (not --only)")
     os.environ.setdefault("TLCORE_RESULTS", str(ROOT / "results"))
     os.environ.setdefault("TLCORE_CACHE", str(ROOT / ".cache" / "tlcore"))
+    if args.profile.endswith("smoke"):  # toy outcomes stay out of the committed results store
+        os.environ.setdefault("TLCORE_STORE", str(Path(os.environ["TLCORE_RESULTS"]) / f"store-{args.profile}"))
     if args.profile != "real":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     until = time.monotonic() + args.start_chapters_within if args.start_chapters_within is not None else None

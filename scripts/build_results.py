@@ -55,7 +55,7 @@ def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="embedded", choices=["embedded", "real", "smoke"])
+    parser.add_argument("--profile", default="embedded", choices=["embedded", "real", "smoke", "real_smoke"])
     parser.add_argument("--only", nargs="*", default=[], help="chapter number prefixes to recompute (default: all)")
     parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
     args = parser.parse_args(argv)

@@ -166,6 +166,7 @@ def start_chapter(profile: str, *, small_effects: bool = False, **parameters):
     unless its parameters set seeds it runs the profile's ``small_effect_seeds``. The profile's name goes to
     ``$TLCORE_PROFILE`` for this process, so that the chapter's result tables and store records say what they were
     computed under, in the book or in Jupyter."""
+    from .models import WEIGHTLESS_ENV
     from .storage import PROFILE_ENV
     from .studies.profiles import get_profile
 
@@ -176,6 +177,10 @@ def start_chapter(profile: str, *, small_effects: bool = False, **parameters):
     if small_effects and overrides.get("seeds") is None and setup.small_effect_seeds:
         setup = setup.with_(seeds=setup.small_effect_seeds)
     os.environ[PROFILE_ENV] = profile
+    if setup.weightless:
+        os.environ[WEIGHTLESS_ENV] = "1"
+    else:
+        os.environ.pop(WEIGHTLESS_ENV, None)
     return setup
 
 

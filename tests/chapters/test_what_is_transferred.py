@@ -211,12 +211,13 @@ def test_rule_p1(tables, expected):
     assert rules.rule_p1(lambda name: tables).verdict == expected
 
 
-def _cka(near, far):
+def _cka(near, far, names=("glyphs_near", "textures_far")):
     rows = []
-    for target, values in (("glyphs_near", near), ("textures_far", far)):
+    for target, role, values in ((names[0], "near", near), (names[1], "far", far)):
         for seed in (0, 1, 2):
             for stage, value in zip(("layer1", "layer2", "layer3", "layer4"), values):
-                rows.append({"target": target, "seed": seed, "stage": stage, "cka": value - 0.01 * seed})
+                rows.append({"target": target, "seed": seed, "stage": stage, "cka": value - 0.01 * seed,
+                             "role": role})
     return pd.DataFrame(rows)
 
 
@@ -228,6 +229,17 @@ def _cka(near, far):
 ])
 def test_rule_p2(tables, expected):
     assert rules.rule_p2(lambda name: tables).verdict == expected
+
+
+def test_p2_reads_near_and_far_from_the_roles_the_study_marked_not_from_target_names():
+    supported = ((0.95, 0.9, 0.8, 0.7), (0.9, 0.7, 0.5, 0.3))
+    # Real-tier names, listed far first: the roles, not the names or their order, decide.
+    tables = _cka(*supported, names=("standin_pets", "aardvarks"))
+    assert rules.rule_p2(lambda name: tables).verdict == "supported"
+    swapped = tables.assign(role=tables.role.map({"near": "far", "far": "near"}))
+    assert rules.rule_p2(lambda name: swapped).verdict == "mixed"  # now the "near" target's top changes more
+    with pytest.raises(ValueError, match="no role column"):
+        rules.rule_p2(lambda name: tables.drop(columns="role"))
 
 
 def _samples(pretrained_wins_easy: bool, scratch_wins_hard: bool, seeds=(0, 1, 2)):

@@ -147,8 +147,8 @@ def transferred_tables(*, barrier=(0.01, 0.3), cka=None, easy_extra=True, scratc
                            "error_barrier": level + rng.normal(0, 0.005), "relative_distance": 0.1 + 5 * level,
                            "error_overlap": 0.3 - level} for b in SEEDS if b > a]
         for seed in SEEDS:
-            stages += [{"target": target, "seed": seed, "stage": f"layer{i + 1}", "cka": value + rng.normal(0, 0.005)}
-                       for i, value in enumerate(cka[target])]
+            stages += [{"target": target, "seed": seed, "stage": f"layer{i + 1}", "cka": value + rng.normal(0, 0.005),
+                        "role": "near" if target == P_TARGETS[0] else "far"} for i, value in enumerate(cka[target])]
             difficulty = np.round(rng.uniform(0, 1, 300), 1)
             order = np.argsort(difficulty, kind="stable")
             pretrained = np.ones(300, bool)

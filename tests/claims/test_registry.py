@@ -139,6 +139,17 @@ def test_t8_compares_steps_to_a_fixed_accuracy():
     assert slower.verdict == "not supported"
 
 
+def test_t8_looks_at_the_least_similar_target_whatever_its_name():
+    tables = make_tables(lambda t, n: 0.0)
+    renamed = {name: tables(name).replace({"textures_far": "standin_pets"}) for name in
+               (transfer.GRID, transfer.SIMILARITY, transfer.CURVES)}
+    assert claims.CLAIMS["T8"].rule(renamed.__getitem__).key_number == pytest.approx(4.0)
+    # Made the most similar, the renamed target is no longer where T8 looks (and the least similar has no curves).
+    renamed[transfer.SIMILARITY] = renamed[transfer.SIMILARITY].replace({"similarity": {0.2: 0.99}})
+    with pytest.raises(KeyError):
+        claims.CLAIMS["T8"].rule(renamed.__getitem__)
+
+
 def test_bootstrap_interval_brackets_the_mean_and_collapses_for_constants():
     mean, low, high = claims.bootstrap_ci([1.0, 2.0, 3.0])
     assert mean == 2.0 and 1.0 <= low < mean < high <= 3.0

@@ -68,3 +68,24 @@ def test_tagged_names_fall_back_to_the_architecture(tmp_path):
 def test_without_the_variable_nothing_changes_for_scratch_models(monkeypatch):
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     assert models.create(NAME, pretrained=False, num_classes=3).get_classifier().out_features == 3
+
+
+def test_weightless_stand_ins_are_built_only_when_the_real_smoke_profile_asks(monkeypatch):
+    from tlcore.chapter import start_chapter
+    from tlcore.studies.profiles import get_profile
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(models.WEIGHTLESS_ENV, raising=False)
+    with pytest.raises(models.ModelNotAvailable):  # no hub, no file: a pretrained model is refused
+        models.create(NAME, pretrained=True, num_classes=3)
+    start_chapter("real_smoke")
+    first, second = (models.create(NAME, pretrained=True, num_classes=3, seed=s) for s in (0, 1))
+    backbone = lambda m: {k: v for k, v in m.state_dict().items() if not k.startswith("fc.")}
+    # One fixed "pretraining" for every run, as real weights would be; the new classifier follows the seed.
+    assert all(torch.equal(v, backbone(second)[k]) for k, v in backbone(first).items())
+    assert not torch.equal(first.fc.weight, second.fc.weight) and first.fc.out_features == 3
+    start_chapter("smoke")  # any other profile turns it off again
+    assert models.WEIGHTLESS_ENV not in __import__("os").environ
+    with pytest.raises(ValueError, match="only real_smoke"):
+        get_profile("real").with_(weightless=True)

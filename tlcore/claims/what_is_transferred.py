@@ -73,13 +73,24 @@ def rule_p1(tables) -> Verdict:
     )
 
 
-def rule_p2(tables, near: str = "glyphs_near", far: str = "textures_far") -> Verdict:
+def near_and_far(cka: pd.DataFrame) -> tuple[str, str]:
+    """The near and the far target of P2, as the study marked them (``role``, from the profile's
+    ``transferred.targets``)."""
+    if "role" not in cka:
+        raise ValueError(f"table {CKA} has no role column: execute chapter 8 again")
+    roles = cka.dropna(subset=["role"]).groupby("role")["target"].first()
+    return roles["near"], roles["far"]
+
+
+def rule_p2(tables, near: str | None = None, far: str | None = None) -> Verdict:
     """Linear CKA between the source model and the fine-tuned model, per stage, on target test images; 95%
     bootstrap over seeds. (A) depth: CKA(first stage) - CKA(last stage) has its interval above 0 on both the near and
     the far target (lower layers change less). (B) task: CKA(last stage) on the near target minus that on the far
     target, paired by seed, has its interval above 0 (the top changes more for a dissimilar task). Supported when A
     and B hold, mixed when one of them holds, not supported when neither does."""
     cka = tables(CKA)
+    if near is None or far is None:
+        near, far = near_and_far(cka)
     stages = sorted(cka["stage"].unique())
     first, last = stages[0], stages[-1]
     wide = cka.pivot_table(index=["target", "seed"], columns="stage", values="cka")
@@ -175,10 +186,13 @@ def _p1_differences(tables):
     return (100 * diffs.groupby(["seed_a", "seed_b"])["barrier"].mean().sort_index()).to_numpy()
 
 
-def _p2_differences(tables, near: str = "glyphs_near", far: str = "textures_far"):
+def _p2_differences(tables, near: str | None = None, far: str | None = None):
     """Per seed, the smallest of CKA(first) - CKA(last stage) on the near target, the same on the far target, and
     CKA(last stage) near minus far: every part of the claim must hold, so it is tested on the weakest."""
-    wide = tables(CKA).pivot_table(index=["target", "seed"], columns="stage", values="cka")
+    cka = tables(CKA)
+    if near is None or far is None:
+        near, far = near_and_far(cka)
+    wide = cka.pivot_table(index=["target", "seed"], columns="stage", values="cka")
     first, last = wide.columns.min(), wide.columns.max()
     parts = pd.concat([wide.loc[near][first] - wide.loc[near][last], wide.loc[far][first] - wide.loc[far][last],
                        wide.loc[near][last] - wide.loc[far][last]], axis=1, join="inner")

@@ -6,9 +6,12 @@ torch.Size([400, 1, 32, 32])
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
+import torch
 
 from .base import ImageDataset
 from .embedded import EMBEDDED, SPLITS, load_embedded
@@ -17,7 +20,7 @@ from .real import REAL, DatasetNotAvailable, RealImageDataset, load_folder, load
 TARGETS = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
 SOURCE = "glyphs_source"
 
-__all__ = ["load", "list_datasets", "ImageDataset", "RealImageDataset", "DatasetNotAvailable", "TARGETS", "SOURCE"]
+__all__ = ["load", "list_datasets", "picture", "union", "ImageDataset", "RealImageDataset", "DatasetNotAvailable", "TARGETS", "SOURCE"]
 
 
 def load(name: str, split: str = "train", n_per_class: int | None = None, seed: int = 0, **kwargs):
@@ -38,6 +41,34 @@ def load(name: str, split: str = "train", n_per_class: int | None = None, seed: 
     if name.startswith("folder:"):
         return load_folder(name.removeprefix("folder:"), split, n_per_class, seed, **kwargs)
     raise KeyError(f"unknown dataset {name!r}; known: {', '.join([*EMBEDDED, *REAL])} or 'folder:PATH'")
+
+
+def picture(dataset, index: int) -> np.ndarray:
+    """Image ``index`` of ``dataset`` as a reader should see it, for ``imshow``: (H, W) grey in [0, 1] for the
+    embedded world, (H, W, 3) RGB in [0, 1] for the real tier (its evaluation view, ImageNet normalisation undone)."""
+    if isinstance(dataset, ImageDataset):
+        return dataset.images[index, 0].numpy()
+    from .real import IMAGENET_MEAN, IMAGENET_STD
+
+    view = dataset.evaluation_view() if hasattr(dataset, "evaluation_view") else dataset
+    image = view[index][0].float()
+    if image.dtype == torch.float32 and image.min() < 0:  # normalised by the real tier's transform
+        image = image * torch.tensor(IMAGENET_STD)[:, None, None] + torch.tensor(IMAGENET_MEAN)[:, None, None]
+    return image.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def union(first, second):
+    """Two training samples of one dataset as one (e.g. the images two seeds' models were trained on): the images of
+    ``first`` then those of ``second``, with ``first``'s transforms."""
+    if isinstance(first, ImageDataset) and isinstance(second, ImageDataset):
+        return ImageDataset(torch.cat([first.images, second.images]), torch.cat([first.labels, second.labels]),
+                            first.classes, first.name, first.split)
+    if isinstance(first, RealImageDataset) and isinstance(second, RealImageDataset) and \
+            first.info.get("source") == second.info.get("source"):
+        return replace(first, indices=np.concatenate([first.indices, second.indices]),
+                       labels=torch.cat([first.labels, second.labels]))
+    raise TypeError(f"cannot join {type(first).__name__} {first.name!r} and {type(second).__name__} "
+                    f"{second.name!r}: they are not samples of one dataset")
 
 
 @lru_cache(maxsize=64)

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..seeding import rng
+from .real_specs import REAL, RealSpec, per_class_available  # noqa: F401  (re-exported: the tier's table)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -23,80 +24,6 @@ DATA_ENV = "TLCORE_DATA"
 
 class DatasetNotAvailable(FileNotFoundError):
     """A real-tier dataset is not on disk and may not be downloaded here."""
-
-
-@dataclass(frozen=True)
-class RealSpec:
-    """A torchvision dataset as the dataset defines it: the constructor keywords of each official split (``None``
-    where the dataset has no such split and it is carved by seed from the training part: ``carve_val`` and
-    ``carve_test`` images per class), and ``per_class``, the fewest images any class has in each official split."""
-
-    name: str
-    torchvision_class: str
-    splits: dict  # "train" / "val" / "test" -> torchvision keywords, or None: carved from the "train" part
-    per_class: dict  # official split -> images per class in its smallest class (see the table's sources below)
-    description: str
-    carve_val: int = 10
-    carve_test: int = 0
-
-    def official(self, split: str) -> bool:
-        return self.splits.get(split) is not None
-
-
-# Per-class counts, smallest class of each official split. Sources: torchvision's dataset docs (pytorch.org/vision,
-# datasets.Flowers102 / DTD / FGVCAircraft / OxfordIIITPet / StanfordCars / CIFAR10 / CIFAR100 / Caltech101) and the
-# datasets' own pages and papers.
-# - Flowers-102 (Nilsback & Zisserman 2008): train 1,020 and val 1,020 images = 10 per class; test 6,149, at least 20
-#   per class (every class has 40 to 258 images).
-# - DTD (Cimpoi et al. 2014): 5,640 images, 120 per class; each of the 10 partitions splits them 40 / 40 / 40 into
-#   train / val / test (partition 1 here).
-# - FGVC-Aircraft (Maji et al. 2013), variant level: 100 images of each of 100 variants split into train 3,334 /
-#   val 3,333 / test 3,333, i.e. 33 or 34 per class in each.
-# - Oxford-IIIT Pets (Parkhi et al. 2012): trainval 3,680 / test 3,669 over 37 breeds, about 100 per breed in each;
-#   a few breeds have fewer. 93 (trainval) and 88 (test) are conservative lower bounds, not re-counted from the
-#   annotation files here (the loader counts the real classes and says so when one is short).
-# - Stanford Cars (Krause et al. 2013): train 8,144 / test 8,041 over 196 models (41.6 per class on average, "roughly
-#   50-50" per class); the smallest class has 24 training images (recalled from the annotation files, not re-counted
-#   here; the test count is the same conservative bound).
-# - CIFAR-10 / CIFAR-100: 5,000 / 500 training and 1,000 / 100 test images per class.
-# - Caltech-101 (Fei-Fei et al. 2004): no official split; 31 to 800 images per category, so after the carved 20 test
-#   and 10 val images its smallest class keeps 1 training image.
-REAL: dict[str, RealSpec] = {
-    spec.name: spec
-    for spec in (
-        RealSpec("pets", "OxfordIIITPet", {"train": {"split": "trainval"}, "val": None, "test": {"split": "test"}},
-                 {"train": 93, "test": 88}, "Oxford-IIIT Pets, 37 breeds"),
-        RealSpec("flowers102", "Flowers102",
-                 {"train": {"split": "train"}, "val": {"split": "val"}, "test": {"split": "test"}},
-                 {"train": 10, "val": 10, "test": 20}, "Oxford 102 Flowers"),
-        RealSpec("dtd", "DTD", {"train": {"split": "train", "partition": 1}, "val": {"split": "val", "partition": 1},
-                                "test": {"split": "test", "partition": 1}},
-                 {"train": 40, "val": 40, "test": 40}, "Describable Textures, 47 classes"),
-        RealSpec("stanford_cars", "StanfordCars", {"train": {"split": "train"}, "val": None, "test": {"split": "test"}},
-                 {"train": 24, "test": 24}, "Stanford Cars, 196 models"),
-        RealSpec("fgvc_aircraft", "FGVCAircraft",
-                 {"train": {"split": "train"}, "val": {"split": "val"}, "test": {"split": "test"}},
-                 {"train": 33, "val": 33, "test": 33}, "FGVC Aircraft, 100 variants"),
-        RealSpec("cifar10", "CIFAR10", {"train": {"train": True}, "val": None, "test": {"train": False}},
-                 {"train": 5000, "test": 1000}, "CIFAR-10"),
-        RealSpec("cifar100", "CIFAR100", {"train": {"train": True}, "val": None, "test": {"train": False}},
-                 {"train": 500, "test": 100}, "CIFAR-100"),
-        RealSpec("caltech101", "Caltech101", {"train": {}, "val": None, "test": None}, {"train": 31},
-                 "Caltech-101 (no official split: val and test carved by seed)", carve_test=20),
-    )
-}
-
-
-def per_class_available(name: str, split: str) -> int:
-    """Images per class that ``load(name, split)`` can give (its smallest class), from the table above: an official
-    split's own count; a carved val or test block's size; the training part less the blocks carved from it."""
-    spec = REAL[name]
-    if split not in ("train", "val", "test"):
-        raise ValueError(f"unknown split {split!r}")
-    if split != "train":
-        return spec.per_class[split] if spec.official(split) else spec.carve_val if split == "val" else spec.carve_test
-    return spec.per_class["train"] - (0 if spec.official("val") else spec.carve_val) - \
-        (0 if spec.official("test") else spec.carve_test)
 
 
 def data_root() -> Path:
@@ -150,10 +77,15 @@ def default_transform(image_size: int = 224, train: bool = False) -> Callable:
                       T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
-def _open_torchvision(spec: RealSpec, part: str, root: Path, download: bool):
-    """The official ``part`` ("train", "val" or "test") of ``spec``'s torchvision dataset."""
+def _open(spec: RealSpec, part: str, root: Path, download: bool):
+    """The official ``part`` ("train", "val" or "test") of ``spec``'s torchvision dataset (of a stand-in: its
+    generated ImageFolder, whatever ``root`` says)."""
     import torchvision.datasets as tvd
 
+    if spec.standin:
+        from .standins import folder
+
+        return tvd.ImageFolder(str(folder(spec.name) / spec.splits[part]["part"]))
     try:
         return getattr(tvd, spec.torchvision_class)(root=str(root), download=download, **spec.splits[part])
     except RuntimeError as error:  # torchvision's "Dataset not found or corrupted"
@@ -165,7 +97,7 @@ def _open_torchvision(spec: RealSpec, part: str, root: Path, download: bool):
 
 
 def _targets(base) -> np.ndarray:
-    for attribute in ("targets", "_labels", "y", "_samples"):
+    for attribute in ("targets", "_labels", "labels", "y", "_samples"):
         value = getattr(base, attribute, None)
         if value is not None:
             if attribute == "_samples":
@@ -218,21 +150,23 @@ def _split_names(spec: RealSpec) -> str:
 
 
 def load_real(name: str, split: str, n_per_class: int | None, seed: int, *, root: str | Path | None = None,
-              download: bool = False, image_size: int = 224, val_per_class: int | None = None,
+              download: bool = False, image_size: int | None = None, val_per_class: int | None = None,
               transform: Callable | None = None, decoded: bool = False) -> RealImageDataset:
     """``split`` as the dataset defines it: an official split where it has one (Flowers-102 and DTD and FGVC-Aircraft
     have train / val / test); otherwise seeded per-class blocks carved from the official training part (val:
     ``val_per_class``, default the spec's ``carve_val``; test, for Caltech-101 only: ``carve_test``). ``train``
     takes a seeded ``n_per_class`` images of every class. ``decoded=True`` returns the split decoded once to a
-    memory-mapped uint8 cache (:func:`tlcore.data.decoded.decode`) with augmentation on the device."""
+    memory-mapped uint8 cache (:func:`tlcore.data.decoded.decode`) with augmentation on the device.
+    ``image_size``: the side the model sees (None: the spec's, 224 for torchvision datasets)."""
     spec = REAL[name]
+    image_size = spec.image_size if image_size is None else image_size
     carve_val = spec.carve_val if val_per_class is None else val_per_class
     if split == "train":
         available = per_class_available(name, "train") + (0 if spec.official("val") else spec.carve_val - carve_val)
         check_training_size(name, n_per_class, available)
     root = Path(root) if root is not None else data_root()
     part = split if spec.official(split) else "train"
-    base = _open_torchvision(spec, part, root, download)
+    base = _open(spec, part, root, download)
     labels = _targets(base)
     if split != "train" and spec.official(split):
         indices = np.arange(len(labels))

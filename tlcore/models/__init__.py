@@ -17,6 +17,7 @@ from .timm_weights import WEIGHTS_ENV, WeightsNotFound, weights_overlay
 from .zoo import ZOO, ZooEntry, entry_dir, load_source_model, register, seeded
 
 __all__ = [
+    "WEIGHTLESS_ENV",
     "ZOO",
     "ModelNotAvailable",
     "ZooEntry",
@@ -30,6 +31,11 @@ __all__ = [
     "source_keys",
     "source_provenance",
 ]
+
+
+# Set (to "1") only by the ``real_smoke`` profile: timm models asked for pretrained are built without weights, from a
+# fixed random initialisation, so that the real tier's code path runs here with no hub and no weights file.
+WEIGHTLESS_ENV = "TLCORE_WEIGHTLESS"
 
 
 class ModelNotAvailable(FileNotFoundError):
@@ -69,6 +75,8 @@ def _create_timm(name: str, pretrained: bool, num_classes: int | None, seed: int
 
     if not timm.is_model(name):
         raise KeyError(f"unknown model {name!r}: not in tlcore's zoo {sorted(ZOO)} nor in timm")
+    if pretrained and os.environ.get(WEIGHTLESS_ENV) == "1":
+        return _weightless(name, num_classes, seed, **kwargs)
     seed_everything(seed)
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
@@ -90,6 +98,19 @@ def _create_timm(name: str, pretrained: bool, num_classes: int | None, seed: int
             f"$HF_HOME, or set ${WEIGHTS_ENV} to its weights file or a folder of them. "
             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
         ) from None
+
+
+def _weightless(name: str, num_classes: int | None, seed: int, **kwargs) -> nn.Module:
+    """timm model ``name`` as a stand-in for its pretrained self: the backbone from one fixed random initialisation
+    (the same for every run, as pretrained weights are), the classifier from ``seed``."""
+    import timm
+
+    seed_everything(0)
+    model = timm.create_model(name, pretrained=False, **kwargs)
+    seed_everything(seed)
+    model.reset_classifier(num_classes if num_classes is not None else model.num_classes)
+    model.tlcore_provenance = {"weights": f"none: {name} at a fixed random initialisation (${WEIGHTLESS_ENV})"}
+    return model
 
 
 def list_models() -> pd.DataFrame:

@@ -14,14 +14,15 @@ def protocol_for(profile, lr: float) -> Protocol:
     return Protocol(lr=lr, steps=profile.steps, batch_size=profile.batch_size, eval_every=profile.eval_every)
 
 
-def tuned_learning_rates(profile, *, progress: bool = True) -> pd.DataFrame:
+def tuned_learning_rates(profile, *, targets=None, progress: bool = True) -> pd.DataFrame:
     """The learning rate of each (target, init) chosen on validation accuracy, from ``profile.lr_grid[init]``, at
-    ``profile.tuning_size`` images per class with the first seed. Returns the tidy frame of the choice (columns
-    target, init, protocol_lr, best_val_accuracy); the tuning runs are stored, so every chapter shares them."""
+    ``profile.tuning_size`` images per class with the first seed, for every target of ``targets`` (None: the
+    profile's). Returns the tidy frame of the choice (columns target, init, protocol_lr, best_val_accuracy); the
+    tuning runs are stored, so every chapter shares them."""
     inits = {"pretrained": True, "scratch": False}
     tuning_specs = [
         TransferRun(target, profile.tuning_size, inits[init], profile.arch, protocol_for(profile, lr), profile.seeds[0])
-        for target in profile.targets
+        for target in (profile.targets if targets is None else targets)
         for init, lrs in profile.lr_grid.items()
         for lr in lrs
     ]

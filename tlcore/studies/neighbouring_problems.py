@@ -23,7 +23,8 @@ def domain_adaptation_study(profile, *, progress: bool = True) -> dict[str, pd.D
     from ..runs.adaptation import AdaptationRun
 
     labelled, shifted = profile.neighbours.adaptation_pair
-    lr = _lr_lookup(tuned_learning_rates(profile, progress=progress))[labelled, "pretrained"]
+    # The labelled domain is a chapter-1 target in the embedded world, not in the real tier: tuned alike either way.
+    lr = _lr_lookup(tuned_learning_rates(profile, targets=(labelled,), progress=progress))[labelled, "pretrained"]
     protocol = protocol_for(profile, lr).with_(steps=profile.neighbours.steps, select="last")
     specs = [
         AdaptationRun(

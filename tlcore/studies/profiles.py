@@ -1,5 +1,6 @@
 """Chapter parameters per tier: ``embedded`` (offline, CPU, the default and what CI runs), ``real`` (timm ImageNet
-backbones and torchvision datasets, for a GPU with internet) and ``smoke`` (seconds; for tests).
+backbones and torchvision datasets, for a GPU with internet), ``smoke`` (seconds; for tests) and ``real_smoke`` (the
+real tier's code path on generated stand-ins and weightless timm models, offline, in minutes; for tests).
 
 A :class:`Profile` holds what every chapter shares (the backbone, targets, sizes, seeds, the base schedule and the
 learning-rate grid) and one parameter group per chapter that needs its own (``profile.reinit.stages``,
@@ -13,131 +14,8 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 import pandas as pd
 
 from ..data import TARGETS
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """Chapters 3, 4 and 7: one fine-tuning protocol for every candidate source model (so their runs are shared).
-    ``per_seed_pretraining``: fine-tuning (and probe, and score) seed s starts from the zoo model pretrained with
-    seed s, so a comparison of source models varies with pretraining as well as fine-tuning (zoo models only; timm
-    weights have one pretraining)."""
-
-    candidates: tuple[str, ...] = ()
-    size: int = 20
-    lr: float = 0.05
-    steps: int = 150
-    per_seed_pretraining: bool = False
-
-    def pretrain_seed(self, seed: int) -> int:
-        """The pretraining seed the runs of fine-tuning seed ``seed`` start from."""
-        return seed if self.per_seed_pretraining else 0
-
-
-@dataclass(frozen=True)
-class Reinit:
-    """Chapter 2, what to transfer: keep the first k stages, re-initialise the rest, LR grid x seeds per k."""
-
-    targets: tuple[str, ...] = ("glyphs_near", "textures_far")
-    size: int = 20
-    stages: tuple[int, ...] = (1, 2, 3, 4)
-    lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
-    steps: int = 100
-
-
-@dataclass(frozen=True)
-class SourceModels:
-    """Chapter 3: zoo models by the role they play in a comparison (the reference is plain cross-entropy, shallow,
-    fully pretrained) and the ones fine-tuned beyond the ranking candidates; the others are scored by probes only."""
-
-    roles: dict = field(default_factory=dict)
-    finetuned: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Regularization:
-    """Chapter 5: the set-ups, where and how long they run, and the trade-off sweep (multiples of the defaults)."""
-
-    targets: tuple[str, ...] = ("glyphs_near", "textures_far")
-    sizes: tuple[int, ...] = (5, 20)
-    setups: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm", "l2sp_lower", "cotuning", "sample")
-    steps: int | None = None  # None: the profile's steps
-    weight_scales: tuple[float, ...] = (0.1, 1.0)
-    large_size: int = 100
-    large_targets: tuple[str, ...] = ("glyphs_near",)
-    large_setups: tuple[str, ...] = ("none", "l2", "l2sp")
-
-
-@dataclass(frozen=True)
-class HyperParameters:
-    """Chapter 6: a short LR x momentum grid on every target at ``sizes[0]`` and at every size on ``large_targets``;
-    MixUp on one target; the BiT rule (at ``bit_scale``) against an LR x schedule grid on one target."""
-
-    lrs: tuple[float, ...] = (0.03, 0.3)
-    momenta: tuple[float, ...] = (0.0, 0.9)
-    steps: int = 100
-    sizes: tuple[int, ...] = (5, 100)
-    large_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
-    quick_lr: float = 0.01
-    quick_steps: int = 50
-    mixup_target: str = "glyphs_mid"
-    mixup_alpha: float = 0.1
-    bit_target: str = "textures_far"
-    bit_size: int = 20
-    bit_scale: float = 0.025
-    bit_lrs: tuple[float, ...] = (0.003, 0.03, 0.3)
-
-
-@dataclass(frozen=True)
-class SourceData:
-    """Chapter 7: zoo models as sources and which target each is matched to. Fine-tuning uses the ranking protocol,
-    so the letters models' runs are shared with chapter 4."""
-
-    targets: tuple[str, ...] = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
-    models: tuple[str, ...] = ("glyph_resnet_narrow", "digits_fonts_narrow", "textures_source_narrow")
-    matched: tuple[tuple[str, str], ...] = (("digits_real", "digits_fonts_narrow"),
-                                            ("textures_far", "textures_source_narrow"))
-    few_letters_model: str = "glyph_resnet_narrow_few_letters"
-    many_letters_model: str = "glyph_resnet_narrow_short"
-    two_step_models: tuple[tuple[str, str], ...] = (("digits_real", "glyph_resnet_narrow_then_digits_fonts"),
-                                                    ("textures_far", "glyph_resnet_narrow_then_textures_source"))
-    datl_base: str = "glyph_resnet_narrow_short"
-    datl_targets: tuple[str, ...] = ("glyphs_mid", "digits_real")
-    selfsup_models: tuple[tuple[str, str], ...] = (("textures_far", "textures_source_narrow_simclr"),)
-
-
-@dataclass(frozen=True)
-class Transferred:
-    """Chapter 8: fine-tuned pairs on these targets, interpolation points, and the per-sample difficulty reference
-    (a training sample none of the compared models saw)."""
-
-    targets: tuple[str, ...] = ("glyphs_near", "textures_far")
-    size: int = 20
-    interpolation_points: int = 11
-    difficulty_reference_size: int = 50
-    difficulty_reference_seed: int = 1000
-
-
-@dataclass(frozen=True)
-class Neighbours:
-    """Chapter 9: domain adaptation, forgetting, few-shot learning and progressive networks."""
-
-    steps: int = 150
-    adaptation_pair: tuple[str, str] = ("glyphs_near", "glyphs_near_textured")
-    adaptation_size: int = 20
-    adaptation_unlabelled: int = 50
-    continual_target: str = "glyphs_near"
-    continual_size: int = 20
-    continual_methods: tuple[str, ...] = ("finetune", "lwf", "l2sp", "progressive", "frozen")
-    few_shot_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
-    few_shot_k: tuple[int, ...] = (1, 5, 10)
-
-
-@dataclass(frozen=True)
-class Advice:
-    """Chapter 10: the (target, images per class) cells where the advisor's recipe is run and ranked."""
-
-    cells: tuple[tuple[str, int], ...] = (("glyphs_near", 5), ("glyphs_near", 100), ("textures_far", 5),
-                                          ("textures_far", 100))
+from .groups import (Advice, HyperParameters, Neighbours, Ranking, Regularization, Reinit, SourceData,  # noqa: F401
+                     SourceModels, Transferred)
 
 
 @dataclass(frozen=True)
@@ -166,6 +44,13 @@ class Profile:
     # Fine-tuning seeds of the chapters whose effects are a point or less (regularisers, hyper-parameters; see
     # :func:`tlcore.chapter.start_chapter`'s ``small_effects``); None: ``seeds``.
     small_effect_seeds: tuple[int, ...] | None = None
+    # Only ``real_smoke``: timm backbones asked for pretrained are built without weights (``tlcore.models``'s
+    # ``$TLCORE_WEIGHTLESS``), so the real tier's code path runs offline; no other profile may.
+    weightless: bool = False
+
+    def __post_init__(self) -> None:
+        if self.weightless and self.name != "real_smoke":
+            raise ValueError(f"profile {self.name!r}: only real_smoke may build its backbones without weights")
 
     def with_(self, **changes) -> Profile:
         """A copy with top-level fields changed (None keeps a value) and groups changed field by field (a dict)."""
@@ -229,20 +114,45 @@ PROFILES = {
         # Ten seeds where the effects are a point or less (chapters 5 and 6), raised from five on 2026-12-03 after
         # seeing the five-seed verdicts, most of them inconclusive.
         small_effect_seeds=tuple(range(10))),
+    # Every size below exists in its dataset's training part (tests/studies: Profile.training_sizes against
+    # tlcore.data.real.per_class_available). Flowers-102 (10 training images per class) is not a main target: it
+    # could not take the sizes the claims compare; CIFAR-100 is the large target (up to 490 per class).
     "real": Profile(
-        "real", "resnet50", ("pets", "flowers102", "dtd", "fgvc_aircraft"), (5, 20, 50), (0, 1, 2), steps=2000,
-        batch_size=64, eval_every=200, tuning_size=20,
+        "real", "resnet50", ("pets", "dtd", "fgvc_aircraft", "cifar100"), (5, 15, 30), (0, 1, 2), steps=2000,
+        batch_size=64, eval_every=200, tuning_size=15,
         lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)},
         ranking=Ranking(candidates=("resnet18", "resnet50", "densenet121", "mobilenetv3_large_100", "efficientnet_b0",
-                                    "convnext_tiny", "vit_small_patch16_224"), lr=0.01, steps=1000),
-        regularization=Regularization(targets=("flowers102", "dtd"), sizes=(5, 20), large_targets=("dtd",),
-                                      large_size=40),
-        advice=Advice(cells=(("flowers102", 5), ("flowers102", 50), ("dtd", 5), ("dtd", 50))),
-        transferred=Transferred(targets=("flowers102", "dtd")),
-        reinit=Reinit(targets=("flowers102", "dtd"), lrs=(0.003, 0.01, 0.03), steps=1000),
-        hp=HyperParameters(lrs=(0.003, 0.03), steps=1000, sizes=(5, 50), large_targets=("pets", "dtd"), quick_lr=0.001,
-                           quick_steps=200, mixup_target="flowers102", bit_target="dtd", bit_scale=1.0,
-                           bit_lrs=(0.003, 0.01, 0.03))),
+                                    "convnext_tiny", "vit_small_patch16_224"), size=15, lr=0.01, steps=1000),
+        regularization=Regularization(targets=("cifar100", "dtd"), sizes=(5, 15), large_targets=("cifar100",),
+                                      large_size=400),
+        advice=Advice(cells=(("pets", 5), ("pets", 80), ("dtd", 5), ("dtd", 30))),
+        transferred=Transferred(targets=("pets", "dtd"), size=15, difficulty_reference_size=15),
+        reinit=Reinit(targets=("pets", "dtd"), size=15, lrs=(0.003, 0.01, 0.03), steps=1000),
+        hp=HyperParameters(lrs=(0.003, 0.03), steps=1000, sizes=(5, 30), large_targets=("pets", "cifar100"),
+                           quick_lr=0.001, quick_steps=200, mixup_target="cifar100", bit_target="dtd", bit_size=20,
+                           bit_scale=1.0, bit_lrs=(0.003, 0.01, 0.03)),
+        neighbours=Neighbours(steps=1000, adaptation_pair=("mnist", "usps"), adaptation_size=20,
+                              adaptation_unlabelled=50, continual_target="dtd", continual_size=20,
+                              few_shot_targets=("pets", "dtd"), few_shot_k=(1, 5, 15))),
+    # The real tier's code path at toy scale, offline: generated RGB image folders (tlcore.data.standins) with the
+    # split structures of Pets and Flowers-102, tiny timm architectures built without weights, 64 px. For tests.
+    "real_smoke": Profile(
+        "real_smoke", "test_resnet", ("standin_pets", "standin_flowers"), (4, 8), (0, 1), steps=6, batch_size=16,
+        eval_every=3, tuning_size=4, lr_grid={"pretrained": (0.03,), "scratch": (0.1,)}, weightless=True,
+        ranking=Ranking(candidates=("test_resnet", "test_efficientnet", "test_convnext"), size=6, steps=4),
+        regularization=Regularization(targets=("standin_pets", "standin_flowers"), sizes=(4,),
+                                      large_targets=("standin_pets",), large_size=12, steps=4),
+        advice=Advice(cells=(("standin_pets", 4), ("standin_flowers", 8))),
+        transferred=Transferred(targets=("standin_pets", "standin_flowers"), size=4, interpolation_points=3,
+                                difficulty_reference_size=4),
+        reinit=Reinit(targets=("standin_pets", "standin_flowers"), size=4, stages=(2, 4), lrs=(0.03, 0.1), steps=4),
+        hp=HyperParameters(lrs=(0.03, 0.3), steps=4, sizes=(4, 8), large_targets=("standin_pets",), quick_steps=3,
+                           mixup_target="standin_pets", bit_target="standin_flowers", bit_size=2, bit_scale=0.0025,
+                           bit_lrs=(0.003, 0.3)),
+        neighbours=Neighbours(steps=6, adaptation_pair=("standin_digits", "standin_digits_shifted"),
+                              adaptation_size=4, adaptation_unlabelled=4, continual_target="standin_flowers",
+                              continual_size=4, few_shot_targets=("standin_pets", "standin_flowers"),
+                              few_shot_k=(1, 4))),
     "smoke": Profile(
         "smoke", "glyph_micro", ("glyphs_near", "textures_far"), (4, 8), (0, 1), steps=12, batch_size=32, eval_every=4,
         tuning_size=4, lr_grid={"pretrained": (0.03,), "scratch": (0.1,)},

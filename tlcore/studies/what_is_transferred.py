@@ -7,14 +7,12 @@ from __future__ import annotations
 from itertools import combinations
 
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from .. import data, models
 from ..analysis.basins import barrier, error_overlap, evaluate_predictions, interpolation_curve, parameter_distance
 from ..analysis.cka import stagewise_cka
 from ..analysis.difficulty import knn_disagreement
-from ..data.base import ImageDataset
 from ..remembered import remembered
 from ..runs.transfer import TransferRun, run_many, train_model
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
@@ -44,16 +42,6 @@ def fine_tuned_runs(profile, *, progress: bool = True) -> dict[tuple[str, str, i
     }
 
 
-def _union(first: ImageDataset, second: ImageDataset) -> ImageDataset:
-    return ImageDataset(
-        torch.cat([first.images, second.images]),
-        torch.cat([first.labels, second.labels]),
-        first.classes,
-        first.name,
-        "train",
-    )
-
-
 def what_is_transferred(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Fine-tune (or load) the models of :func:`fine_tuned_runs` and measure them on each target's test images
     (the test split of the first seed, one common set so that models of different seeds compare sample by sample).
@@ -64,7 +52,7 @@ def what_is_transferred(profile, *, progress: bool = True) -> dict[str, pd.DataF
       BatchNorm statistics recomputed at every point on the two models' training images;
     - ``pairs``: per such pair, absolute and relative parameter distance, error and loss barrier, error overlap;
     - ``cka``: per (target, seed, stage), linear CKA between the source model and the pretrained start's fine-tuned
-      model;
+      model, with the target's ``role`` in P2 ("near": the first of ``transferred.targets``, "far": the last);
     - ``samples``: per (target, seed, test sample), its difficulty (k-disagreeing neighbours among
       ``profile.transferred.difficulty_reference_size`` reference images per class of a held-out training sample) and
       whether the pretrained and the scratch model of that seed get it right.
@@ -79,8 +67,12 @@ def what_is_transferred(profile, *, progress: bool = True) -> dict[str, pd.DataF
                         reference_seed=profile.transferred.difficulty_reference_seed)
         for target in tqdm(profile.transferred.targets, disable=not progress, desc="targets", mininterval=2.0)
     ]
-    return {"runs": runs, **{name: pd.concat([m[name] for m in measured], ignore_index=True)
-                             for name in ("curves", "pairs", "cka", "samples")}}
+    tables = {"runs": runs, **{name: pd.concat([m[name] for m in measured], ignore_index=True)
+                               for name in ("curves", "pairs", "cka", "samples")}}
+    # P2 compares the near and the far target: the first and the last of transferred.targets, whatever their names.
+    near, far = profile.transferred.targets[0], profile.transferred.targets[-1]
+    tables["cka"]["role"] = tables["cka"]["target"].map({near: "near", far: "far"})
+    return tables
 
 
 @remembered("transferred", depends=lambda arguments: models.source_keys(arguments["arch"]))
@@ -105,7 +97,8 @@ def target_measures(arch: str, target: str, runs: list[dict], *, points: int, re
     for init in INITS:
         for seed_a, seed_b in combinations(seeds, 2):
             a, b = fitted[target, init, seed_a], fitted[target, init, seed_b]
-            own_data = _union(data.load(target, "train", size, seed=seed_a), data.load(target, "train", size, seed=seed_b))
+            own_data = data.union(data.load(target, "train", size, seed=seed_a),
+                                  data.load(target, "train", size, seed=seed_b))
             curve = interpolation_curve(a, b, evaluation, points=points, batchnorm_data=own_data)
             keys = {"target": target, "init": init, "seed_a": seed_a, "seed_b": seed_b}
             curves += [{**keys, **point} for point in curve]

@@ -1,0 +1,130 @@
+"""The parameter groups of a :class:`~tlcore.studies.profiles.Profile`: one per chapter that needs its own."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Chapters 3, 4 and 7: one fine-tuning protocol for every candidate source model (so their runs are shared).
+    ``per_seed_pretraining``: fine-tuning (and probe, and score) seed s starts from the zoo model pretrained with
+    seed s, so a comparison of source models varies with pretraining as well as fine-tuning (zoo models only; timm
+    weights have one pretraining)."""
+
+    candidates: tuple[str, ...] = ()
+    size: int = 20
+    lr: float = 0.05
+    steps: int = 150
+    per_seed_pretraining: bool = False
+
+    def pretrain_seed(self, seed: int) -> int:
+        """The pretraining seed the runs of fine-tuning seed ``seed`` start from."""
+        return seed if self.per_seed_pretraining else 0
+
+
+@dataclass(frozen=True)
+class Reinit:
+    """Chapter 2, what to transfer: keep the first k stages, re-initialise the rest, LR grid x seeds per k."""
+
+    targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    size: int = 20
+    stages: tuple[int, ...] = (1, 2, 3, 4)
+    lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
+    steps: int = 100
+
+
+@dataclass(frozen=True)
+class SourceModels:
+    """Chapter 3: zoo models by the role they play in a comparison (the reference is plain cross-entropy, shallow,
+    fully pretrained) and the ones fine-tuned beyond the ranking candidates; the others are scored by probes only."""
+
+    roles: dict = field(default_factory=dict)
+    finetuned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Regularization:
+    """Chapter 5: the set-ups, where and how long they run, and the trade-off sweep (multiples of the defaults)."""
+
+    targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    sizes: tuple[int, ...] = (5, 20)
+    setups: tuple[str, ...] = ("none", "l2", "l2sp", "delta", "bss", "stochnorm", "l2sp_lower", "cotuning", "sample")
+    steps: int | None = None  # None: the profile's steps
+    weight_scales: tuple[float, ...] = (0.1, 1.0)
+    large_size: int = 100
+    large_targets: tuple[str, ...] = ("glyphs_near",)
+    large_setups: tuple[str, ...] = ("none", "l2", "l2sp")
+
+
+@dataclass(frozen=True)
+class HyperParameters:
+    """Chapter 6: a short LR x momentum grid on every target at ``sizes[0]`` and at every size on ``large_targets``;
+    MixUp on one target; the BiT rule (at ``bit_scale``) against an LR x schedule grid on one target."""
+
+    lrs: tuple[float, ...] = (0.03, 0.3)
+    momenta: tuple[float, ...] = (0.0, 0.9)
+    steps: int = 100
+    sizes: tuple[int, ...] = (5, 100)
+    large_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    quick_lr: float = 0.01
+    quick_steps: int = 50
+    mixup_target: str = "glyphs_mid"
+    mixup_alpha: float = 0.1
+    bit_target: str = "textures_far"
+    bit_size: int = 20
+    bit_scale: float = 0.025
+    bit_lrs: tuple[float, ...] = (0.003, 0.03, 0.3)
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """Chapter 7: zoo models as sources and which target each is matched to. Fine-tuning uses the ranking protocol,
+    so the letters models' runs are shared with chapter 4."""
+
+    targets: tuple[str, ...] = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
+    models: tuple[str, ...] = ("glyph_resnet_narrow", "digits_fonts_narrow", "textures_source_narrow")
+    matched: tuple[tuple[str, str], ...] = (("digits_real", "digits_fonts_narrow"),
+                                            ("textures_far", "textures_source_narrow"))
+    few_letters_model: str = "glyph_resnet_narrow_few_letters"
+    many_letters_model: str = "glyph_resnet_narrow_short"
+    two_step_models: tuple[tuple[str, str], ...] = (("digits_real", "glyph_resnet_narrow_then_digits_fonts"),
+                                                    ("textures_far", "glyph_resnet_narrow_then_textures_source"))
+    datl_base: str = "glyph_resnet_narrow_short"
+    datl_targets: tuple[str, ...] = ("glyphs_mid", "digits_real")
+    selfsup_models: tuple[tuple[str, str], ...] = (("textures_far", "textures_source_narrow_simclr"),)
+
+
+@dataclass(frozen=True)
+class Transferred:
+    """Chapter 8: fine-tuned pairs on these targets (the first the near one, the last the far one, as P2 reads them),
+    interpolation points, and the per-sample difficulty reference (a training sample none of the compared models
+    saw)."""
+
+    targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    size: int = 20
+    interpolation_points: int = 11
+    difficulty_reference_size: int = 50
+    difficulty_reference_seed: int = 1000
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Chapter 9: domain adaptation, forgetting, few-shot learning and progressive networks."""
+
+    steps: int = 150
+    adaptation_pair: tuple[str, str] = ("glyphs_near", "glyphs_near_textured")
+    adaptation_size: int = 20
+    adaptation_unlabelled: int = 50
+    continual_target: str = "glyphs_near"
+    continual_size: int = 20
+    continual_methods: tuple[str, ...] = ("finetune", "lwf", "l2sp", "progressive", "frozen")
+    few_shot_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    few_shot_k: tuple[int, ...] = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class Advice:
+    """Chapter 10: the (target, images per class) cells where the advisor's recipe is run and ranked."""
+
+    cells: tuple[tuple[str, int], ...] = (("glyphs_near", 5), ("glyphs_near", 100), ("textures_far", 5),
+                                          ("textures_far", 100))
