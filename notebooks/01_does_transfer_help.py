@@ -40,7 +40,7 @@
 import sys
 
 if "google.colab" in sys.modules:  # on Colab, install the package this book is built on
-    # %pip install -q "tlcore[book] @ git+https://github.com/tlcore-book/deep-transfer-survey"
+    # %pip install -q "tlcore[book] @ git+https://github.com/tlcore-book/deep-transfer-survey@v0.1.0"
     pass
 
 # %% tags=["parameters"]

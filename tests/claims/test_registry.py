@@ -226,3 +226,13 @@ def test_format_points_writes_percentage_points_with_an_interval():
 
     assert format_points((0.0123, -0.004, 0.03)) == "+1.2 [-0.4, +3.0]"
     assert format_points((0.0123, -0.004, 0.03), 2) == "+1.23 [-0.40, +3.00]"
+
+
+def test_a_claim_whose_experiment_the_tier_cannot_run_is_not_tested_and_says_why():
+    from tlcore.results import not_in_tier, tier_gap
+
+    gap = not_in_tier("the source task's images are not loaded")
+    assert tier_gap(gap) == "the source task's images are not loaded" and tier_gap(pd.DataFrame({"a": [1]})) is None
+    tables = {name: gap for name in claims.CLAIMS["A2"].tables}
+    result = claims.verdict("A2", tables.__getitem__)
+    assert result.verdict == "not tested" and "source task's images are not loaded" in result.detail

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..results.tables import has_table, load_table, stale_reasons
+from ..results.tables import has_table, load_table, stale_reasons, tier_gap
 from .primary import Primary, calibration, family_size, primary_row
 
 # The categories of issue 14 (supported, not supported, inconclusive, not tested, mixed; see
@@ -79,6 +79,9 @@ def verdict(claim_id: str, tables: Callable[[str], pd.DataFrame] | None = None) 
             return Verdict(claim_id, "stale", detail=f"not judged, its tables are stale ({'; '.join(stale)}): "
                                                      f"execute chapter {claim.chapter} again")
         tables = load_table
+    gaps = [reason for name in claim.tables if (reason := _gap(tables, name))]
+    if gaps:
+        return Verdict(claim_id, "not tested", detail=f"Not tested in this tier: {'; '.join(dict.fromkeys(gaps))}.")
     secondary = claim.rule(tables)
     if claim.primary is None:
         return secondary
@@ -87,6 +90,13 @@ def verdict(claim_id: str, tables: Callable[[str], pd.DataFrame] | None = None) 
                    f"Primary test: {row['reason']}. Secondary checks ({secondary.verdict} by the descriptive rule): "
                    f"{secondary.detail}",
                    {**secondary.numbers, "primary": row, "secondary_verdict": secondary.verdict})
+
+
+def _gap(tables: Callable[[str], pd.DataFrame], name: str) -> str | None:
+    try:
+        return tier_gap(tables(name))
+    except (FileNotFoundError, KeyError):  # a rule given only some tables (tests) reads the ones it needs
+        return None
 
 
 def primaries() -> dict[str, Primary]:

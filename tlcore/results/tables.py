@@ -16,6 +16,21 @@ import pandas as pd
 from ..storage import PROFILE_ENV, STORE_VERSION, atomic_path, git_commit, results_dir, write_json_atomic
 
 
+# The one column of a table standing for an experiment the profile's tier has no version of (e.g. forgetting of the
+# source task where the source's images are not at hand): its single row says why; its claims are "not tested".
+NOT_IN_TIER = "not_tested_in_this_tier"
+
+
+def not_in_tier(reason: str) -> pd.DataFrame:
+    """The table an experiment leaves in a tier that cannot run it: one row, column ``NOT_IN_TIER``, the reason."""
+    return pd.DataFrame({NOT_IN_TIER: [reason]})
+
+
+def tier_gap(frame: pd.DataFrame) -> str | None:
+    """Why ``frame`` holds no results in this tier (:func:`not_in_tier`), or None when it holds results."""
+    return str(frame[NOT_IN_TIER].iloc[0]) if NOT_IN_TIER in frame.columns and len(frame) else None
+
+
 def tables_dir() -> Path:
     path = results_dir() / "tables"
     path.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import pandas as pd
 
 from .. import data, models
 from ..remembered import remembered
+from ..results.tables import not_in_tier
 from ..runs.transfer import TransferRun, run_many
 from .common import _lr_lookup, protocol_for, tuned_learning_rates
 
@@ -53,6 +54,10 @@ def continual_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
     while its training diverges."""
     from ..runs.continual import ContinualRun, first_stable
 
+    if profile.arch not in models.ZOO:
+        return {"runs": not_in_tier(
+            f"forgetting is measured on the source task's own test images, and {profile.arch}'s source (ImageNet) "
+            "is not loaded by this tier")}
     lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
     target = profile.neighbours.continual_target
     scratch_lr = lr_of[target, "scratch"]
