@@ -55,20 +55,24 @@ def test_show_reference_prints_the_caption_and_returns_the_published_frame(capsy
 
 def test_every_chapter_installs_the_package_from_the_books_repository_on_colab_only():
     # The install must run before the first tlcore import, so it is a hidden cell of each chapter; the address
-    # lives in _config.yml (the launch buttons read it) and every chapter's cell must name it.
+    # lives in _config.yml (the launch buttons read it) and every chapter's cell must name it, pinned to the
+    # package version's tag (`python scripts/install_cell.py --write` rewrites the cells).
+    import importlib.util
     import re
     from pathlib import Path
 
-    import yaml
-
     root = Path(__file__).resolve().parents[1]
-    url = yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]
+    spec = importlib.util.spec_from_file_location("install_cell", root / "scripts" / "install_cell.py")
+    install_cell = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install_cell)
+    line = install_cell.install_spec(root)
+    assert re.fullmatch(r"tlcore\[book\] @ git\+https://github\.com/[\w.-]+/[\w.-]+@v\d+\.\d+\.\d+", line), line
     for chapter in sorted(root.glob("notebooks/*.py")):
         text = chapter.read_text()
         cell = re.search(r'# %% tags=\["remove-cell"\]\n(.*?)\n# %%', text, re.S)
         assert cell, f"{chapter.name} has no hidden install cell"
         assert 'if "google.colab" in sys.modules:' in cell.group(1), chapter.name
-        assert f'# %pip install -q "tlcore[book] @ git+{url}"' in cell.group(1), chapter.name
+        assert f'# %pip install -q "{line}"' in cell.group(1), chapter.name
 
 
 def test_every_table_a_claim_reads_is_named_by_a_study(tmp_results):

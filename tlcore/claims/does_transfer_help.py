@@ -90,10 +90,11 @@ def least_similar(tables) -> str:
 
 
 def rule_t8(tables, target: str | None = None) -> Verdict:
-    """On ``target`` (None: the least similar one) at the largest size: the fixed accuracy is 90% of the scratch runs' best validation accuracy
-    (mean over seeds). Supported when the paired difference steps(scratch) - steps(pretrained) to reach it has a 95%
-    interval above 0; mixed when positive on average only; not supported otherwise. The final-accuracy gain at the
-    same cell is reported beside it (the claim is about the case where that gain is small)."""
+    """On ``target`` (None: the least similar one) at the largest size: the fixed accuracy is 90% of the scratch
+    runs' best validation accuracy (mean over seeds). Supported when the paired difference steps(scratch) -
+    steps(pretrained) to reach it has a 95% interval above 0; mixed when positive on average only; not supported
+    otherwise. The final-accuracy gain at the same cell is reported beside it (the claim is about the case where
+    that gain is small)."""
     target = target or least_similar(tables)
     curves = tables(CURVES)
     curves = curves[curves.target == target]

@@ -20,7 +20,8 @@ from .real import REAL, DatasetNotAvailable, RealImageDataset, load_folder, load
 TARGETS = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
 SOURCE = "glyphs_source"
 
-__all__ = ["load", "list_datasets", "picture", "union", "ImageDataset", "RealImageDataset", "DatasetNotAvailable", "TARGETS", "SOURCE"]
+__all__ = ["load", "list_datasets", "picture", "union", "ImageDataset", "RealImageDataset", "DatasetNotAvailable",
+           "TARGETS", "SOURCE"]
 
 
 def load(name: str, split: str = "train", n_per_class: int | None = None, seed: int = 0, **kwargs):
