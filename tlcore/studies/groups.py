@@ -66,6 +66,8 @@ class HyperParameters:
     steps: int = 100
     sizes: tuple[int, ...] = (5, 100)
     large_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    # H3's short and long schedules (steps); None: ``steps`` (the grid's) against the profile's ``steps``.
+    schedule_steps: tuple[int, ...] | None = None
     quick_lr: float = 0.01
     quick_steps: int = 50
     mixup_target: str = "glyphs_mid"

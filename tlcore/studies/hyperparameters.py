@@ -59,10 +59,10 @@ def lr_momentum_grid(profile, *, progress: bool = True) -> pd.DataFrame:
 
 
 def schedule_study(profile, *, progress: bool = True) -> pd.DataFrame:
-    """At each ``hp.large_targets`` target's tuned learning rate (chapter 1's choice): the short schedule
-    (``hp_steps``) against the chapter-wide one (``steps``), at every hp size and seed. Both are cosine decays to 0,
-    so the short one also decays faster. The long runs are chapter 1's; short ones at a grid learning rate are the
-    grid's (momentum 0.9 is the default)."""
+    """At each ``hp.large_targets`` target's tuned learning rate (chapter 1's choice): every schedule length of
+    :func:`schedule_lengths`, at every hp size and seed. All are cosine decays to 0, so a short one also decays
+    faster. Where a length is the chapter-wide one (``steps``) its runs are chapter 1's; a short one at a grid
+    learning rate shares the grid's (momentum 0.9 is the default)."""
     lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
     specs = [
         TransferRun(
@@ -70,10 +70,15 @@ def schedule_study(profile, *, progress: bool = True) -> pd.DataFrame:
         )
         for target in profile.hp.large_targets
         for n in profile.hp.sizes
-        for steps in sorted({profile.hp.steps, profile.steps})
+        for steps in schedule_lengths(profile)
         for seed in profile.seeds
     ]
     return _tidy(run_many(specs, progress=progress))
+
+
+def schedule_lengths(profile) -> list[int]:
+    """H3's schedule lengths, shortest first: ``hp.schedule_steps``, else the grid's ``hp.steps`` and ``steps``."""
+    return sorted(set(profile.hp.schedule_steps or (profile.hp.steps, profile.steps)))
 
 
 def mixup_study(profile, *, progress: bool = True) -> pd.DataFrame:
