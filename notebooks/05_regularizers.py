@@ -211,11 +211,11 @@ show_verdicts("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")
 # - **R8** — {glue:text}`r8_verdict`. {glue:text}`r8_detail`
 #
 # **What changed since the first version of this chapter.** It ran every set-up at its published default weight with
-# a longer schedule, and the defaults were far too strong at the far target's high tuned learning rate: DELTA and L2-SP
+# another schedule, and the defaults were far too strong at the far target's high tuned learning rate: DELTA and L2-SP
 # collapsed there, so R1 and R2 compared a collapsed run with a sane one. Now each
 # weight is chosen on validation (where the sweep moved it, validation accuracy at the default -> at the chosen weight:
-# {glue:text}`sweep_moves`) and the schedule is shorter, so the numbers above are not comparable one-to-one with the
-# first version's. The sweep is coarse ({glue:text}`sweep_range`; one seed, one size), and the choice made at the
+# {glue:text}`sweep_moves`) and the schedule is the one the setup names, so the numbers above are not comparable
+# one-to-one with the first version's. The sweep is coarse ({glue:text}`sweep_range`; one seed, one size), and the choice made at the
 # tuning size is used at every size: a weight that suits {glue:text}`tuning_size` images per class may be too strong
 # at {glue:text}`reg_smallest` or too weak at {glue:text}`reg_large_size`.
 #
