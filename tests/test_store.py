@@ -27,7 +27,8 @@ def test_records_go_to_their_chapter_file_sorted_by_key_with_provenance(tmp_path
     reader = Store(tmp_path)
     assert len(reader) == 4 and reader.get(record_key({"i": 4}))["file"] == "02_b"
     provenance = reader.get(keys[0])["provenance"]
-    assert {"store_version", "profile", "commit", "torch", "machine", "threads", "seconds", "date"} <= set(provenance)
+    assert {"store_version", "profile", "commit", "torch", "machine", "cpu_capability", "threads", "seconds",
+            "date"} <= set(provenance)
 
 
 def test_a_bad_write_leaves_the_file_as_it_was(tmp_path):

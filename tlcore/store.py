@@ -64,7 +64,9 @@ def _machine() -> dict:
 
     return {"commit": git_commit(), "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version(),
-            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"}
+            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+            # The kernels torch picks (e.g. AVX2 or AVX512) change results bit for bit: verify compares like with like.
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def provenance(seconds: float) -> dict:
