@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.neighbors import NearestNeighbors
 
+from .. import data
+
 REAL_SIDE = 32  # real-tier images are compared at this side: neighbours in 150,000 dimensions would be noise
 
 
@@ -15,7 +17,7 @@ def image_tensor(dataset) -> torch.Tensor:
     random crop or flip) pooled to ``REAL_SIDE`` pixels."""
     if hasattr(dataset, "images"):
         return dataset.images
-    view = dataset.evaluation_view() if hasattr(dataset, "evaluation_view") else dataset
+    view = data.evaluation_view(dataset)
     return torch.stack([F.adaptive_avg_pool2d(view[i][0].float(), REAL_SIDE) for i in range(len(view))])
 
 

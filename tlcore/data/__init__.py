@@ -20,7 +20,7 @@ from .real import REAL, DatasetNotAvailable, RealImageDataset, load_folder, load
 TARGETS = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
 SOURCE = "glyphs_source"
 
-__all__ = ["load", "list_datasets", "picture", "union", "ImageDataset", "RealImageDataset", "DatasetNotAvailable",
+__all__ = ["load", "list_datasets", "evaluation_view", "picture", "union", "ImageDataset", "RealImageDataset", "DatasetNotAvailable",
            "TARGETS", "SOURCE"]
 
 
@@ -44,6 +44,12 @@ def load(name: str, split: str = "train", n_per_class: int | None = None, seed: 
     raise KeyError(f"unknown dataset {name!r}; known: {', '.join([*EMBEDDED, *REAL])} or 'folder:PATH'")
 
 
+def evaluation_view(dataset):
+    """``dataset`` as features, probes and displays read it: a real-tier training split without its random crops and
+    flips (:meth:`RealImageDataset.evaluation_view`); any other dataset as it is."""
+    return dataset.evaluation_view() if hasattr(dataset, "evaluation_view") else dataset
+
+
 def picture(dataset, index: int) -> np.ndarray:
     """Image ``index`` of ``dataset`` as a reader should see it, for ``imshow``: (H, W) grey in [0, 1] for the
     embedded world, (H, W, 3) RGB in [0, 1] for the real tier (its evaluation view, ImageNet normalisation undone)."""
@@ -51,9 +57,10 @@ def picture(dataset, index: int) -> np.ndarray:
         return dataset.images[index, 0].numpy()
     from .real import IMAGENET_MEAN, IMAGENET_STD
 
-    view = dataset.evaluation_view() if hasattr(dataset, "evaluation_view") else dataset
-    image = view[index][0].float()
-    if image.dtype == torch.float32 and image.min() < 0:  # normalised by the real tier's transform
+    image = evaluation_view(dataset)[index][0]
+    if image.dtype == torch.uint8:  # a decoded split: raw bytes, normalised on the device later
+        image = image.float() / 255
+    else:  # the real tier's transform normalises with ImageNet's statistics
         image = image * torch.tensor(IMAGENET_STD)[:, None, None] + torch.tensor(IMAGENET_MEAN)[:, None, None]
     return image.clamp(0, 1).permute(1, 2, 0).numpy()
 

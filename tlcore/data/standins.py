@@ -80,8 +80,7 @@ def _complete(root: Path) -> bool:
     for relative, digest in expected.items():
         path = root / relative
         if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            shutil.rmtree(root)  # damaged: regenerate from nothing rather than train on altered images
-            return False
+            return False  # damaged: _generate replaces it, under the lock
     _VERIFIED.add(str(root))
     return True
 
@@ -108,6 +107,8 @@ def _generate(spec: StandIn, root: Path) -> None:
                     Image.fromarray(pixels).save(staging / relative)
                     manifest[relative] = hashlib.sha256((staging / relative).read_bytes()).hexdigest()
         (staging / "manifest.json").write_text(canonical_json(manifest))
+        if root.exists():  # a damaged copy: regenerated from nothing rather than trained on altered images
+            shutil.rmtree(root)
         staging.rename(root)
     finally:
         if staging.exists():

@@ -6,6 +6,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..data import evaluation_view
 from .batches import loader_options
 
 
@@ -70,9 +71,7 @@ def ordered_batches(dataset: Dataset, batch_size: int, device: torch.device | st
     :func:`~tlcore.finetune.batches.loader_options` for ``device``) over the dataset's ``evaluation_view()`` when it
     has one (a real-tier training split otherwise crops and flips at random). A decoded real-tier dataset's uint8
     batches are moved to ``device`` (default: stay on the CPU) and centre-cropped and normalised there."""
-    evaluation_view = getattr(dataset, "evaluation_view", None)
-    if evaluation_view is not None:
-        dataset = evaluation_view()
+    dataset = evaluation_view(dataset)
     images = getattr(dataset, "images", None)
     if isinstance(images, torch.Tensor):
         for start in range(0, len(images), batch_size):

@@ -81,7 +81,7 @@ def _train(spec: AdaptationRun) -> dict:
     if spec.method == "dann":
         shifted = data.load(spec.shifted, "train", spec.unlabelled_per_class, seed=spec.seed)
         # Real-tier images without a training split's random crops: DANN draws its batches from fixed images.
-        unlabelled = shifted.evaluation_view() if hasattr(shifted, "evaluation_view") else shifted
+        unlabelled = data.evaluation_view(shifted)
         features = model.get_classifier().in_features
         regularizers = [(spec.weight, DANN(unlabelled, features, hidden=spec.hidden))]
     record = fit(model, train, val, None, protocol=spec.protocol, regularizers=regularizers, seed=spec.seed,
