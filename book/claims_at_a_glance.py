@@ -85,7 +85,9 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 # models, pretrained each model once until we had seen those verdicts; now seed s starts from each model pretrained
 # with seed s, so their per-seed differences vary with pretraining too. On the same day, also after seeing results,
 # chapter 2's re-initialisation runs were lengthened to {glue:text}`glance_reinit_steps` steps and chapter 5's
-# trade-off sweep gained a weight ten times the published default; the other schedules are unchanged so far.
+# trade-off sweep gained a weight ten times the published default. Later that day, again after seeing results,
+# chapter 5's regularised runs were lengthened to {glue:text}`glance_reg_steps` steps and H3's two schedules to
+# {glue:text}`glance_h3_steps` steps; the other schedules are unchanged so far.
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
@@ -95,6 +97,8 @@ glue("glance_family", str(len(tlcore.claims.registry.primaries())))
 glue("glance_seeds", str(len(tlcore.get_profile("embedded").seeds)))
 glue("glance_small_seeds", str(len(tlcore.get_profile("embedded").small_effect_seeds)))
 glue("glance_reinit_steps", str(tlcore.get_profile("embedded").reinit.steps))
+glue("glance_reg_steps", str(tlcore.get_profile("embedded").regularization.steps))
+glue("glance_h3_steps", " and ".join(map(str, tlcore.get_profile("embedded").hp.schedule_steps)))
 
 
 def results_from(chapter):

@@ -91,7 +91,9 @@ reg_steps = reg.steps or setup.steps
 glue("reg_schedule", f"chapter 1's schedule ({reg_steps} steps), so plain fine-tuning here is chapter 1's run"
      if reg_steps == setup.steps else
      f"a {'shorter' if reg_steps < setup.steps else 'longer'} schedule ({reg_steps} steps against chapter 1's "
-     f"{setup.steps}), so plain fine-tuning here is its own run, not chapter 1's")
+     f"{setup.steps}" + ("; 75 until 2026-12-03, lengthened to 300 after seeing the results, as issue 13 asks"
+                         if profile == "embedded" and reg_steps == 300 else "")
+     + "), so plain fine-tuning here is its own run, not chapter 1's")
 names = {"l2": "L2", "l2sp": "L2-SP", "delta": "DELTA", "bss": "BSS", "cotuning": "Co-Tuning", "sample": "sample-based"}
 glue("default_weights", ", ".join(f"{names[r]} {DEFAULT_WEIGHTS[r]:g}" for r in names))
 glue("stochnorm_p", DEFAULT_WEIGHTS["stochnorm"])

@@ -7,6 +7,10 @@ Each page is executed by papermill into a temporary folder against a fresh, empt
 from an earlier build), chapters before the book's own pages, one torch thread, one page at a time. A glued value is
 recorded as its text representation. ``compare`` exits non-zero and names every value that differs, is missing or is
 new: the check that a refactoring changed no number on any page.
+
+The file names the machine kind it was recorded on (``"_machine": {"cpu_capability": ...}``, torch's CPU capability):
+the kernels torch picks for AVX2 and AVX-512 round differently, and chapters that pretrain zoo models print other
+values on another kind. ``--only`` refuses to mix kinds in one file.
 """
 from __future__ import annotations
 
@@ -21,6 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from build_book import executable_pages  # noqa: E402
+
+
+MACHINE = "_machine"
+
+
+def machine_kind() -> str:
+    """torch's CPU capability on this machine (e.g. ``AVX2``, ``AVX512``): the kernels, and so the rounding, it uses."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
 
 
 def glued(notebook) -> dict[str, str]:
@@ -80,16 +94,28 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--only", nargs="*", default=[])
     args = parser.parse_args(argv)
+    kind = machine_kind()
+    if args.action == "record" and args.only and args.file.exists():
+        recorded_on = json.loads(args.file.read_text()).get(MACHINE, {}).get("cpu_capability")
+        if recorded_on != kind:
+            parser.error(f"{args.file} was recorded on CPU capability {recorded_on}, this machine is {kind}: "
+                         "re-record every page here (no --only) rather than mix machine kinds in one file")
     values = record(args.profile, args.only)
     if args.action == "record":
         if args.only and args.file.exists():  # re-record those chapters; the book's pages, which read every
             # chapter's results, and the other chapters keep their recording
             values = {**json.loads(args.file.read_text()),
                       **{page: v for page, v in values.items() if page.startswith("notebooks/")}}
+        values[MACHINE] = {"cpu_capability": kind}
         args.file.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
-        print(f"[glued] {sum(map(len, values.values()))} values from {len(values)} pages -> {args.file}")
+        print(f"[glued] {sum(map(len, values.values())) - 1} values from {len(values) - 1} pages on {kind} -> "
+              f"{args.file}")
         return 0
     before = json.loads(args.file.read_text())
+    recorded_on = before.pop(MACHINE, {}).get("cpu_capability")
+    if recorded_on != kind:
+        print(f"[glued] recorded on CPU capability {recorded_on}, compared on {kind}: pages that pretrain zoo models "
+              "may differ for that reason alone")
     if args.only:
         before = {page: v for page, v in before.items() if page in values}
     lines = differences(before, values)

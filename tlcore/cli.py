@@ -145,7 +145,11 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"{len(found)} stale records")
         failures += found
     if args.sample:
-        seed, results = verify.verify(store, args.sample, seed=args.seed)
+        here, kinds = verify.this_machine_kind(), verify.machine_kinds(store)
+        others = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()) if kind != here)
+        print(f"{kinds[here]} records were computed on this machine kind ({here}) and can be recomputed bit for bit "
+              f"here; the others ({others or 'none'}) were not drawn")
+        seed, results = verify.verify(store, args.sample, seed=args.seed, kind=here)
         for record, found in results:
             where = f"{record['file']}.jsonl {record['key']} ({record['kind']})"
             print(f"{'DIFFERS' if found else 'same   '} {where}")

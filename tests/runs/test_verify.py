@@ -119,3 +119,26 @@ def test_records_are_recomputed_with_one_torch_thread_as_the_store_computed_them
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_only_records_of_this_machine_kind_are_drawn_and_the_others_are_counted(small_store, capsys):
+    here = verify.this_machine_kind()
+    records = {r["kind"]: r for r in small_store.records()}
+    assert {verify.machine_kind(r) for r in records.values()} == {here}  # new records name the kind they ran on
+    for kind, provenance in (("probes", {"cpu_capability": "OTHER"}), ("TransferRun", {})):
+        record = {k: v for k, v in records[kind].items() if k != "file"}
+        record["provenance"] = {**{k: v for k, v in record["provenance"].items() if k != "cpu_capability"},
+                                **provenance}
+        damage_record(small_store.root, record["key"], replacement=json.dumps(record))
+    store = Store(small_store.root)
+    assert verify.machine_kinds(store) == {here: 1, "OTHER": 1, verify.UNRECORDED: 1}
+    import random
+
+    assert [r["kind"] for r in verify.sample(store, 10, random.Random(0), kind=here)] == ["zoo"]
+    assert [r["kind"] for r in verify.sample(store, 10, random.Random(0), kind="OTHER")] == ["probes"]
+    assert len(verify.sample(store, 10, random.Random(0))) == 3
+    assert main(["verify", "--sample", "5", "--store", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert f"1 records were computed on this machine kind ({here})" in out
+    assert f"the others (1 OTHER, 1 {verify.UNRECORDED}) were not drawn" in out
+    assert "recomputed 1 records from nothing" in out

@@ -4,8 +4,13 @@
 empty model cache (so a zoo model a record needs is pretrained again, and a function's own stored inputs are computed
 again too). The comparison ignores wall times and version strings (:data:`IGNORED`) and allows :data:`TOLERANCE` on
 numbers: one torch thread on one machine kind reproduces a run bit for bit (the store's records were computed by the
-book build with one thread per chapter), so any difference is a change of meaning, not noise. :func:`stale` lists
-records that the current code would no longer read.
+book build with one thread per chapter), so any difference is a change of meaning, not noise.
+
+"One machine kind" is torch's CPU capability (AVX2, AVX512, ...), which each record names in its provenance
+(``cpu_capability``; records made before 2026-12-03 do not). The kernels torch picks for each round differently, and
+over a pretraining and a fine-tuning the last-digit differences grow into other accuracies, so a record can only be
+reproduced bit for bit on the kind that made it: :func:`verify` draws among those, and :func:`machine_kinds` counts
+the rest. :func:`stale` lists records that the current code would no longer read.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import math
 import os
 import random
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -86,12 +92,33 @@ def differences(stored: Any, fresh: Any, *, tolerance: float = TOLERANCE, where:
     return [] if stored == fresh else [f"{where}: stored {stored!r}, recomputed {fresh!r}"]
 
 
-def sample(store: Store, n: int, rng: random.Random) -> list[dict]:
-    """``n`` records drawn at random, spread over the chapter files: one from each file in turn, files in random
-    order, until ``n`` are drawn or none is left."""
+UNRECORDED = "unrecorded"
+
+
+def this_machine_kind() -> str:
+    """torch's CPU capability here (e.g. ``AVX2``, ``AVX512``): which kernels, and so which rounding, it uses."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def machine_kind(record: dict) -> str:
+    """The CPU capability ``record`` was computed with, :data:`UNRECORDED` for records older than that field."""
+    return record.get("provenance", {}).get("cpu_capability") or UNRECORDED
+
+
+def machine_kinds(store: Store) -> Counter:
+    """How many records of ``store`` each machine kind computed."""
+    return Counter(machine_kind(record) for record in store.records())
+
+
+def sample(store: Store, n: int, rng: random.Random, *, kind: str | None = None) -> list[dict]:
+    """``n`` records drawn at random (only those computed on machine kind ``kind``, if given), spread over the
+    chapter files: one from each file in turn, files in random order, until ``n`` are drawn or none is left."""
     by_file: dict[str, list[dict]] = {}
     for record in store.records():
-        by_file.setdefault(record["file"], []).append(record)
+        if kind is None or machine_kind(record) == kind:
+            by_file.setdefault(record["file"], []).append(record)
     for records in by_file.values():
         rng.shuffle(records)
     files = sorted(by_file)
@@ -128,14 +155,16 @@ def from_nothing() -> Iterator[str]:
                     os.environ[name] = value
 
 
-def verify(store: Store, n: int, *, seed: int | None = None, tolerance: float = TOLERANCE,
-           progress: bool = True) -> tuple[int, list[tuple[dict, list[str]]]]:
-    """Recompute ``n`` records of ``store`` drawn at random (``seed``: None draws a fresh seed, returned) from nothing:
-    in one empty store and model cache for the whole sample (a zoo model two records need is pretrained once, but
-    pretrained). Returns the seed and, per record, what differs (an empty list: it matches)."""
+def verify(store: Store, n: int, *, seed: int | None = None, tolerance: float = TOLERANCE, progress: bool = True,
+           kind: str | None = None) -> tuple[int, list[tuple[dict, list[str]]]]:
+    """Recompute ``n`` records of ``store`` drawn at random among those of machine kind ``kind`` (default: this
+    machine's, :func:`this_machine_kind`; the others cannot be reproduced bit for bit here) from nothing (``seed``:
+    None draws a fresh seed, returned): in one empty store and model cache for the whole sample (a zoo model two
+    records need is pretrained once, but pretrained). Returns the seed and, per record, what differs (an empty list:
+    it matches)."""
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     _register_zoo(store)
-    drawn = sample(store, n, random.Random(seed))
+    drawn = sample(store, n, random.Random(seed), kind=kind or this_machine_kind())
     results = []
     with from_nothing():
         for record in tqdm(drawn, disable=not progress, desc="verify"):
