@@ -32,12 +32,9 @@
 # ## Setup
 #
 # The `parameters` cell below is what papermill overrides. `profile="embedded"` (the default, what CI runs) compares
-# small ResNets of the zoo, all pretrained by tlcore on the same rendered Latin/Greek/Cyrillic letters: the
-# reference model (cross-entropy, {glue:text}`reference_steps` steps, {glue:text}`reference_per_class` images per
-# class), its deeper twin, twins with fewer pretraining steps, one pretrained on fewer source images, and two with a
-# different source loss (label smoothing {glue:text}`label_smoothing`; dropout {glue:text}`penultimate_dropout` on
-# the penultimate features); the table below gives each recipe. `profile="smoke"` runs in seconds for tests.
-# The `real` profile has no zoo of its own for this chapter yet (ImageNet models come with no comparable recipes).
+# small ResNets of the zoo, all pretrained by tlcore on the same rendered Latin/Greek/Cyrillic letters;
+# `profile="real"` compares published ImageNet weights of timm's ResNet-50 family; `profile="smoke"` and
+# `profile="real_smoke"` run in seconds for tests. This run: {glue:md}`sources_setup`
 
 # %% tags=["remove-cell"]
 import sys
@@ -56,33 +53,54 @@ import pandas as pd
 import seaborn as sns
 
 import tlcore
-from tlcore.chapter import glue, glue_pretraining, show_verdicts, start_chapter
+from tlcore.chapter import glue, glue_markdown, glue_pretraining, show_verdicts, start_chapter
 from tlcore.claims import which_source_model as rules
+from tlcore.models.timm_sources import timm_source_frame
 from tlcore.results.tables import save_tables
 from tlcore.studies.which_source_model import TABLES, source_model_study
 
 setup = start_chapter(profile, seeds=seeds)
-zoo = {role: tlcore.models.ZOO[name] for role, name in setup.source_choice.roles.items()}
-if zoo:  # the recipes the text names (the real profile has no zoo for this chapter)
-    glue("reference_steps", zoo["reference"].protocol.steps)
-    glue("reference_per_class", zoo["reference"].source_per_class)
-    glue("label_smoothing", zoo["label_smoothing"].protocol.label_smoothing)
-    glue("penultimate_dropout", zoo["penultimate_dropout"].drop_rate)
+roles = setup.source_choice.roles
+if all(name in tlcore.models.ZOO for name in roles.values()):  # the embedded tier: the zoo's recipes
+    zoo = {role: tlcore.models.ZOO[name] for role, name in roles.items()}
+    glue_markdown("sources_setup", (
+        f"the reference model (cross-entropy, {zoo['reference'].protocol.steps} steps, "
+        f"{zoo['reference'].source_per_class} images per class), its deeper twin, twins with fewer pretraining steps, "
+        "one pretrained on fewer source images, and two with a different source loss (label smoothing "
+        f"{zoo['label_smoothing'].protocol.label_smoothing:g}; dropout {zoo['penultimate_dropout'].drop_rate:g} on "
+        "the penultimate features); the table below gives each recipe."))
+    glue_markdown("source_accuracy_meaning", "the validation accuracy recorded when the zoo pretrained it (the mean "
+                  "over its pretrainings; T6 reads each seed's own)")
+    glue_markdown("more_finetuned", "one more model (fewer source images) is fine-tuned here")
+    sources_table = tlcore.models.list_models().query("name in @roles.values()")
+else:  # the real tier: published timm weights, each pretrained once, by others
+    sources_table = timm_source_frame(list(roles.values())).assign(role=list(roles))
+    stand_ins = sources_table["source_val_accuracy"].isna().all()
+    glue_markdown("sources_setup", (
+        "timm's tiny test networks stand in for the real tier's weights, built without weights: they take the "
+        "roles without their contrasts, and no source accuracy is published for them, so T6 and S6 are not tested."
+        if stand_ins else
+        "published timm weights of the ResNet-50 family, each differing from a reference in one thing (depth, "
+        "width, pretraining epochs, source images, source loss) and often in more, as `tlcore.models.timm_sources` "
+        "records weight by weight; the step contrasts are measured against timm's own longest recipe, not "
+        "torchvision's. The table below gives what is published about each."))
+    glue_markdown("source_accuracy_meaning", "its published ImageNet-1k top-1 (one pretraining each, by others)")
+    glue_markdown("more_finetuned", "every weight compared here is fine-tuned as well")
 glue("ranking_size", setup.ranking.size)
 glue_pretraining(setup)
-tlcore.models.list_models().query("name in @setup.source_choice.roles.values()")
+sources_table
 
 # %% [markdown]
 # ## Experiment
 #
-# Three measurements per source model. Its **source accuracy** is the validation accuracy recorded when the zoo
-# pretrained it (the mean over its pretrainings; T6 reads each seed's own). Its **linear-probe transfer** is the
+# Three measurements per source model. Its **source accuracy** is {glue:md}`source_accuracy_meaning`. Its
+# **linear-probe transfer** is the
 # test accuracy of a logistic regression on its frozen features, fitted on {glue:text}`ranking_size` training images
 # per class of each target (the protocol of
 # {cite}`kornblith2021why`; no hyper-parameter is tuned, so the test split is read once). Its **fine-tuned
 # transfer** uses chapter 4's ranking protocol — the same {glue:text}`ranking_size` images per class, one learning
 # rate and one schedule for every model — so the runs of the models chapter 4 also ranks are the very same runs;
-# one more model (fewer source images) is fine-tuned here. Every measurement is repeated for each seed (a
+# {glue:md}`more_finetuned`. Every measurement is repeated for each seed (a
 # different training sample, head and batch order).
 #
 # {glue:md}`pretraining`
@@ -113,11 +131,16 @@ summary.unstack("target").round(3)
 
 # %%
 acc = finetuned.merge(study["sources"][["model", "source_val_accuracy"]], on="model")
-g = sns.relplot(data=acc, x="source_val_accuracy", y="test_accuracy", hue="role", col="target", kind="line",
-                err_style="bars", errorbar="sd", marker="o", linestyle="", height=2.8, aspect=1.0,
-                facet_kws={"sharey": False})
-g.set_titles("{col_name}")
-g.set_axis_labels("source validation accuracy", "fine-tuned test accuracy");
+if acc["source_val_accuracy"].notna().any():
+    g = sns.relplot(data=acc, x="source_val_accuracy", y="test_accuracy", hue="role", col="target", kind="line",
+                    err_style="bars", errorbar="sd", marker="o", linestyle="", height=2.8, aspect=1.0,
+                    facet_kws={"sharey": False})
+    g.set_axis_labels("source validation accuracy", "fine-tuned test accuracy")
+else:  # stand-ins with no published source accuracy: target accuracy by role only
+    g = sns.catplot(data=acc, x="test_accuracy", y="role", col="target", kind="point", errorbar="sd",
+                    linestyle="none", height=2.8, aspect=1.2, sharex=False)
+    g.set_axis_labels("fine-tuned test accuracy", "")
+g.set_titles("{col_name}");
 
 # %% [markdown]
 # The paired comparisons behind T2, T5 and S6: each model's gain over the reference model (same target, same seed),
@@ -128,7 +151,7 @@ reference = setup.source_choice.roles["reference"]
 rows = []
 for measure, frame, column in (("linear probe", probes, "probe_accuracy"), ("fine-tuned", finetuned, "test_accuracy")):
     for model in frame["model"].unique():
-        if model == reference:
+        if model == reference or model not in role_of:  # the ranking's other candidates play no role here
             continue
         for seed, gain in enumerate(rules.seed_gains(frame, column, model, reference)):
             rows.append({"measure": measure, "role": role_of[model], "seed": seed, "gain": 100 * gain})

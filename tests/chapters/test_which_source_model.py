@@ -148,3 +148,53 @@ def test_s6_needs_the_loss_to_raise_source_accuracy():
     lower = {**SOURCE, "ls": 0.85, "drop": 0.86}
     tables = source_tables(lower, as_claimed, probe_as_claimed)
     assert claims.CLAIMS["S6"].rule(tables).verdict == "mixed"
+
+
+def timm_tables(top1, finetuned, probe, targets=("pets", "dtd")):
+    """Synthetic chapter-3 tables laid out as the real tier writes them: timm roles with their own baselines (the
+    step contrasts against ``steps_reference``, more source images as a role of its own), one pretraining each."""
+    from tlcore.models.timm_sources import BASELINES, ROLES as TIMM_ROLES
+
+    rng = np.random.default_rng(5)
+    sources = pd.DataFrame([{"role": r, "model": m, "source_val_accuracy": top1[r],
+                             "baseline": BASELINES.get(r)} for r, m in TIMM_ROLES.items()])
+    role = {m: r for r, m in TIMM_ROLES.items()}
+    tuned = pd.DataFrame([{"model": m, "target": t, "seed": s, "pretrain_seed": 0,
+                           "test_accuracy": finetuned[role[m]] + rng.normal(0, 1e-3)}
+                          for m in TIMM_ROLES.values() for t in targets for s in range(3)])
+    probes = pd.DataFrame([{"model": m, "target": t, "seed": s, "probe_accuracy": probe[role[m]] + rng.normal(0, 1e-3)}
+                           for m in TIMM_ROLES.values() for t in targets for s in range(3)])
+    pretrainings = sources[["model", "source_val_accuracy"]].assign(pretrain_seed=0)
+    return {rules.SOURCES: sources, rules.FINETUNED: tuned, rules.PROBES: probes,
+            rules.PRETRAININGS: pretrainings}.__getitem__
+
+
+TIMM_TOP1 = {"reference": 0.76, "deeper": 0.77, "wider": 0.78, "label_smoothing": 0.81, "more_images": 0.79,
+             "steps_reference": 0.80, "half_steps": 0.798, "fewer_steps": 0.78}
+
+
+def test_t2_compares_each_timm_contrast_with_its_own_baseline():
+    # More source images help (more_images > reference); more steps help against the RSB reference only: the
+    # 100-epoch weights beat the 90-epoch torchvision reference, so comparing with that would reverse the sign.
+    accuracy = {"reference": 0.70, "deeper": 0.72, "wider": 0.71, "label_smoothing": 0.73, "more_images": 0.75,
+                "steps_reference": 0.80, "half_steps": 0.78, "fewer_steps": 0.74}
+    tables = timm_tables(TIMM_TOP1, accuracy, accuracy)
+    pairs = rules.pretraining_pairs(tables(rules.SOURCES))
+    assert pairs == {"steps": ("resnet50.a1_in1k", "resnet50.a3_in1k"),
+                     "images": ("resnet50.fb_ssl_yfcc100m_ft_in1k", "resnet50.tv_in1k")}
+    result = claims.CLAIMS["T2"].rule(tables)
+    assert result.verdict == "supported", result.detail
+    assert result.key_number == pytest.approx(6.0, abs=0.2)  # a1 minus a3, not a3 minus the reference
+    assert "resnet50.a1_in1k over resnet50.a3_in1k (more source steps)" in result.detail
+
+
+def test_claims_that_read_source_accuracy_are_not_tested_without_a_published_one():
+    unknown = {role: float("nan") for role in TIMM_TOP1}
+    accuracy = {role: 0.7 for role in TIMM_TOP1}
+    tables = timm_tables(unknown, accuracy, accuracy)
+    for claim in ("T6", "S6"):
+        result = claims.CLAIMS[claim].rule(tables)
+        assert result.verdict == "not tested" and "no published source accuracy" in result.detail, claim
+        row = tlcore.claims.primary.primary_row(claim, claims.CLAIMS[claim].primary, tables, 40)
+        assert row["category"] == "not tested" and "no published source accuracy" in row["reason"], claim
+    assert claims.CLAIMS["T2"].rule(tables).verdict != "not tested"  # T2 reads no source accuracy

@@ -5,7 +5,10 @@ from functools import lru_cache
 
 import pytest
 
-from tlcore.models.timm_sources import BASELINES, COLUMNS, ROLES, TIMM_SOURCES, TimmSource, timm_source_frame
+from tlcore.models.timm_sources import (BASELINES, COLUMNS, ROLES, SMOKE_ROLES, TIMM_SOURCES, TimmSource,
+                                        timm_source_frame)
+
+PUBLISHED = sorted(name for name, source in TIMM_SOURCES.items() if source.imagenet_top1 is not None)
 
 timm = pytest.importorskip("timm")
 
@@ -22,7 +25,7 @@ def test_every_name_is_a_pretrained_tag_timm_knows():
     assert all(isinstance(source, TimmSource) and source.name == name for name, source in TIMM_SOURCES.items())
 
 
-@pytest.mark.parametrize("name", sorted(TIMM_SOURCES))
+@pytest.mark.parametrize("name", PUBLISHED)
 def test_width_blocks_and_params_match_the_timm_architecture(name):
     source, model = TIMM_SOURCES[name], _built(name.split(".")[0])
     assert source.width == model.num_features
@@ -30,7 +33,7 @@ def test_width_blocks_and_params_match_the_timm_architecture(name):
     assert source.params_m == pytest.approx(sum(p.numel() for p in model.parameters()) / 1e6, abs=0.006)
 
 
-@pytest.mark.parametrize("name", sorted(TIMM_SOURCES))
+@pytest.mark.parametrize("name", PUBLISHED)
 def test_the_quoted_224_row_is_a_default_eval_size_of_the_weight(name):
     cfg = timm.models.get_pretrained_cfg(name).to_dict()
     sizes = {cfg["input_size"][-1], (cfg.get("test_input_size") or cfg["input_size"])[-1]}
@@ -59,3 +62,11 @@ def test_unknown_name_raises_a_key_error_naming_it():
     with pytest.raises(KeyError, match="resnet50.not_a_tag") as info:
         timm_source_frame(["resnet50.tv_in1k", "resnet50.not_a_tag"])
     assert "resnet50.tv_in1k" in str(info.value)  # the known names are listed
+
+
+def test_the_smoke_stand_ins_are_distinct_test_networks_with_no_published_accuracy():
+    assert set(SMOKE_ROLES) == set(ROLES) and len(set(SMOKE_ROLES.values())) == len(SMOKE_ROLES)
+    assert all(name.startswith("test_") for name in SMOKE_ROLES.values())
+    frame = timm_source_frame(list(SMOKE_ROLES.values()))
+    assert frame["source_val_accuracy"].isna().all() and list(frame["model"]) == list(SMOKE_ROLES.values())
+    assert len(PUBLISHED) == len(ROLES) and set(PUBLISHED) == set(ROLES.values())

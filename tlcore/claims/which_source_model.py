@@ -1,9 +1,10 @@
 """Verdict rules of chapter 3, "Which source model" (claims T2, T5, T6, S6).
 
 Tables (written by the chapter):
-- ``source_models``: one row per zoo model: role, model, source_val_accuracy (recorded when it was pretrained).
-  Roles: ``reference`` (shallow, cross-entropy, fully pretrained), ``deeper``, ``fewer_steps``, ``fewer_images``,
-  ``label_smoothing``, ``penultimate_dropout`` (and optional others).
+- ``source_models``: one row per source model: role, model, source_val_accuracy (recorded when it was pretrained;
+  the published ImageNet top-1 for timm weights, NaN where none is published), baseline (the role it is compared
+  with). Roles: ``reference`` (shallow, cross-entropy, fully pretrained), ``deeper``, ``fewer_steps``,
+  ``fewer_images`` (zoo) or ``more_images`` (timm), ``label_smoothing``, ``penultimate_dropout`` (and others).
 - ``source_model_finetuned``: one row per fine-tuning run at the ranking protocol: model, target, seed,
   test_accuracy.
 - ``source_model_probes``: one row per (model, target, seed): probe_accuracy (linear probe on frozen features).
@@ -21,8 +22,6 @@ from scipy.stats import kendalltau, spearmanr
 
 from ..studies.which_source_model import TABLES as STUDY_TABLES
 from .ladder import ladder
-from .primary import Primary, collapsed_runs, describe_runs
-from .primary_test import PrimaryTest
 from .registry import Verdict
 from .stats import bootstrap_ci, format_points
 
@@ -33,6 +32,33 @@ SOURCES, FINETUNED, PROBES, PRETRAININGS = (STUDY_TABLES["sources"], STUDY_TABLE
 def role_models(sources: pd.DataFrame) -> dict[str, str]:
     """role -> model name, from the ``source_models`` table."""
     return dict(zip(sources["role"], sources["model"]))
+
+
+def baselines(sources: pd.DataFrame) -> dict[str, str]:
+    """role -> the role it is compared with (``reference`` for every role where the table names none)."""
+    named = dict(zip(sources["role"], sources["baseline"])) if "baseline" in sources else {}
+    return {role: named.get(role) if isinstance(named.get(role), str) else "reference"
+            for role in sources["role"] if role != "reference"}
+
+
+def pretraining_pairs(sources: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """T2's two kinds of more pretraining as (more pretrained model, less pretrained model): more source steps (the
+    ``fewer_steps`` model against its baseline) and more source images (the ``fewer_images`` model against its
+    baseline, or, among timm weights, the ``more_images`` model against its own)."""
+    roles, base = role_models(sources), baselines(sources)
+    images = ((roles[base["fewer_images"]], roles["fewer_images"]) if "fewer_images" in roles
+              else (roles["more_images"], roles[base["more_images"]]))
+    return {"steps": (roles[base["fewer_steps"]], roles["fewer_steps"]), "images": images}
+
+
+def unknown_source_accuracy(sources: pd.DataFrame, names=None) -> list[str]:
+    """The models (of ``names``, default all) whose source accuracy is not known (timm publishes none for them)."""
+    accuracy = sources.drop_duplicates("model").set_index("model")["source_val_accuracy"]
+    return [m for m in (accuracy.index if names is None else names) if not np.isfinite(accuracy.get(m, np.nan))]
+
+
+def _unknown_verdict(claim_id: str, models) -> Verdict:
+    return Verdict(claim_id, "not tested", detail=f"no published source accuracy for {', '.join(models)}")
 
 
 def seed_gains(frame: pd.DataFrame, column: str, treated: str, control: str) -> np.ndarray:
@@ -55,30 +81,32 @@ def _two_measure_verdict(cis) -> str:
 
 
 def rule_t2(tables) -> Verdict:
-    """Two kinds of more pretraining, each against the reference model (full pretraining): more source iterations
-    (reference vs the ``fewer_steps`` model) and more source images (reference vs the ``fewer_images`` model). For
-    each, the gain in fine-tuned test accuracy (ranking protocol) and in linear-probe test accuracy, averaged over
-    targets, with a 95% bootstrap interval over seeds. Supported when all four intervals lie above 0; not supported
-    when all four means are <= 0; mixed otherwise. The ``half_steps`` model's probe accuracy is reported beside."""
-    roles = role_models(tables(SOURCES))
+    """Two kinds of more pretraining (:func:`pretraining_pairs`): more source iterations (the ``fewer_steps`` model
+    against its baseline, the reference in the zoo) and more source images (the reference against the
+    ``fewer_images`` model in the zoo; the ``more_images`` weights against the reference among timm's). For each, the
+    gain of the more pretrained model in fine-tuned test accuracy (ranking protocol) and in linear-probe test
+    accuracy, averaged over targets, with a 95% bootstrap interval over seeds. Supported when all four intervals lie
+    above 0; not supported when all four means are <= 0; mixed otherwise. The ``half_steps`` model's probe accuracy
+    is reported beside."""
+    sources = tables(SOURCES)
+    roles, pairs = role_models(sources), pretraining_pairs(sources)
     finetuned, probes = tables(FINETUNED), tables(PROBES)
-    reference = roles["reference"]
     gains = {}
-    for axis in ("fewer_steps", "fewer_images"):
-        gains[f"{axis}/finetuned"] = _gain(finetuned, "test_accuracy", reference, roles[axis])
-        gains[f"{axis}/probe"] = _gain(probes, "probe_accuracy", reference, roles[axis])
+    for axis, (more, less) in pairs.items():
+        gains[f"{axis}/finetuned"] = _gain(finetuned, "test_accuracy", more, less)
+        gains[f"{axis}/probe"] = _gain(probes, "probe_accuracy", more, less)
     verdict = _two_measure_verdict(list(gains.values()))
-    detail = (f"gain of full pretraining (points, 95% CI) — over {roles['fewer_steps']} (fewer steps): fine-tuned "
-              f"{format_points(gains['fewer_steps/finetuned'])}, probe {format_points(gains['fewer_steps/probe'])}; over "
-              f"{roles['fewer_images']} (fewer source images): fine-tuned {format_points(gains['fewer_images/finetuned'])}, "
-              f"probe {format_points(gains['fewer_images/probe'])}.")
+    detail = "gain of more pretraining (points, 95% CI) — " + "; ".join(
+        f"{more} over {less} (more source {'steps' if axis == 'steps' else 'images'}): fine-tuned "
+        f"{format_points(gains[f'{axis}/finetuned'])}, probe {format_points(gains[f'{axis}/probe'])}"
+        for axis, (more, less) in pairs.items()) + "."
     if "half_steps" in roles:
         probe_mean = probes.groupby("model")["probe_accuracy"].mean()
-        order = [roles["fewer_steps"], roles["half_steps"], reference]
+        order = [pairs["steps"][1], roles["half_steps"], pairs["steps"][0]]
         detail += " Mean probe accuracy by pretraining steps (short, half, full): " + ", ".join(
             f"{probe_mean[m]:.3f}" for m in order) + "."
-    return Verdict("T2", verdict, round(100 * gains["fewer_steps/finetuned"][0], 1),
-                   "fine-tuned gain of 4x more pretraining steps (points)", detail,
+    return Verdict("T2", verdict, round(100 * gains["steps/finetuned"][0], 1),
+                   "fine-tuned gain of more pretraining steps (points)", detail,
                    {k: list(v) for k, v in gains.items()})
 
 
@@ -125,6 +153,8 @@ def rule_t6(tables, n_resamples: int = 2000) -> Verdict:
     accuracy, averaged over targets, is negative; (c) the best model (highest mean target accuracy) is not the same
     on every target. Supported when rho's interval lies above 0 and (b) and (c) hold; not supported when rho's mean
     is <= 0; mixed otherwise."""
+    if unknown := unknown_source_accuracy(tables(SOURCES)):
+        return _unknown_verdict("T6", unknown)
     sources = tables(SOURCES).drop_duplicates("model").set_index("model")["source_val_accuracy"]
     finetuned = tables(FINETUNED)
     finetuned = finetuned[finetuned.model.isin(sources.index)]
@@ -171,6 +201,8 @@ def rule_s6(tables) -> Verdict:
     losses = [roles[r] for r in ("label_smoothing", "penultimate_dropout") if r in roles]
     if not losses:
         raise KeyError("source_models has no alternative-loss role (label_smoothing, penultimate_dropout)")
+    if unknown := unknown_source_accuracy(sources, [reference, *losses]):
+        return _unknown_verdict("S6", unknown)
     raised = {m: float(source_accuracy[m] - source_accuracy[reference]) for m in losses}
     probe = {m: _gain(probes, "probe_accuracy", m, reference) for m in losses}
     verdict = ladder(all(raised[m] > 0 and probe[m][2] < 0 for m in losses),
@@ -183,96 +215,4 @@ def rule_s6(tables) -> Verdict:
                    {"source_change": raised, "probe_gain": probe})
 
 
-# ------------------------------------------------------------------------------------------ primary tests (issue 14)
-
-def _no_collapsed_run(*roles_compared):
-    """The precondition check: no fine-tuning run of the compared models (every model when none is named) ended far
-    below its siblings."""
-    def check(tables) -> dict[str, str]:
-        runs = tables(FINETUNED)
-        if roles_compared:
-            roles = role_models(tables(SOURCES))
-            runs = runs[runs["model"].isin([roles[r] for r in roles_compared])]
-        collapsed = collapsed_runs(runs, ["model", "target"])
-        return {"no collapsed run": describe_runs(collapsed, ["model", "target"])} if len(collapsed) else {}
-    return check
-
-
-def _t2_differences(tables):
-    roles, finetuned = role_models(tables(SOURCES)), tables(FINETUNED)
-    gains = [seed_gains(finetuned, "test_accuracy", roles["reference"], roles[axis])
-             for axis in ("fewer_steps", "fewer_images")]
-    return 100 * np.min(gains, axis=0)
-
-
-def _t5_differences(tables):
-    roles = role_models(tables(SOURCES))
-    return 100 * seed_gains(tables(FINETUNED), "test_accuracy", roles["deeper"], roles["reference"])
-
-
-def _t6_differences(tables):
-    """Per seed: rho between the source accuracy of the pretrainings that seed's runs start from and their
-    fine-tuned accuracy."""
-    pretrainings = tables(PRETRAININGS).set_index(["pretrain_seed", "model"])["source_val_accuracy"]
-    finetuned = tables(FINETUNED)
-    finetuned = finetuned[finetuned["model"].isin(pretrainings.index.get_level_values("model"))]
-    return np.array([source_target_rho(runs, pretrainings.loc[runs["pretrain_seed"].iloc[0]])
-                     for _, runs in finetuned.groupby("seed")])
-
-
-def _s6_losses(tables):
-    """(reference, every alternative-loss model, those that raised source accuracy, source accuracy by model)."""
-    sources = tables(SOURCES)
-    roles, accuracy = role_models(sources), sources.set_index("model")["source_val_accuracy"]
-    losses = [roles[r] for r in ("label_smoothing", "penultimate_dropout") if r in roles]
-    return roles["reference"], losses, [m for m in losses if accuracy[m] > accuracy[roles["reference"]]], accuracy
-
-
-def _s6_differences(tables):
-    reference, _, raised, _ = _s6_losses(tables)
-    if not raised:
-        return np.array([])
-    return 100 * np.mean([seed_gains(tables(PROBES), "probe_accuracy", m, reference) for m in raised], axis=0)
-
-
-def _s6_preconditions(tables) -> dict[str, str]:
-    reference, losses, raised, accuracy = _s6_losses(tables)
-    return {} if raised else {"a loss raises source accuracy": "source accuracy minus cross-entropy's: " + (", ".join(
-        f"{m} {100 * (accuracy[m] - accuracy[reference]):+.1f} points" for m in losses) or "no alternative loss")}
-
-
-_PRETRAINING = ("; seed s fine-tunes (or probes) each model as pretrained with seed s where the profile pretrains "
-                "per seed (the embedded tier; timm weights have one pretraining), so the per-seed differences vary "
-                "with pretraining and fine-tuning")
-_PAIRING = "fine-tuning runs sharing a seed (target sample, head initialisation, batch order), paired on target"
-PRIMARY = {
-    # 1 point: a smaller difference in fine-tuned accuracy would not justify the extra pretraining.
-    "T2": Primary(
-        PrimaryTest("fine-tuned test accuracy of the fully pretrained reference minus a less pretrained model, the "
-                    "smaller of the two gains (over the model with fewer source steps, over that with fewer source "
-                    "images), per seed averaged over targets" + _PRETRAINING, "greater", 1.0, method="t",
-                    unit="points",
-                    pairing=_PAIRING, preconditions=("no collapsed run",)),
-        _t2_differences, _no_collapsed_run("reference", "fewer_steps", "fewer_images")),
-    # 1 point: a smaller gain would not justify twice the blocks (and compute).
-    "T5": Primary(
-        PrimaryTest("fine-tuned test accuracy of the deeper model (twice the blocks per stage) minus the reference, "
-                    "per seed averaged over targets" + _PRETRAINING, "greater", 1.0, method="t", unit="points",
-                    pairing=_PAIRING, preconditions=("no collapsed run",)),
-        _t5_differences, _no_collapsed_run("reference", "deeper")),
-    # 0.2: a weaker rank correlation would make source accuracy useless for choosing among the zoo.
-    "T6": Primary(
-        PrimaryTest("Spearman rho across the zoo models between source validation accuracy and fine-tuned test "
-                    "accuracy, computed per fine-tuning seed and averaged over targets, against 0" + _PRETRAINING,
-                    "greater", 0.2, method="t", pairing="fine-tuning runs sharing a seed",
-                    preconditions=("no collapsed run",)),
-        _t6_differences, _no_collapsed_run()),
-    # 1 point of linear-probe accuracy: a smaller loss of transferability would not outweigh a better source model.
-    "S6": Primary(
-        PrimaryTest("linear-probe test accuracy of the alternative-loss models that raised source accuracy (label "
-                    "smoothing, penultimate dropout) minus the cross-entropy reference, per seed averaged over "
-                    "targets and those losses" + _PRETRAINING, "less", 1.0, method="t", unit="points",
-                    pairing="probes on the same target samples of one seed",
-                    preconditions=("a loss raises source accuracy",)),
-        _s6_differences, _s6_preconditions),
-}
+from .which_source_model_primary import PRIMARY  # noqa: E402,F401  (after the helpers it uses)

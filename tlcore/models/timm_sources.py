@@ -42,10 +42,10 @@ class TimmSource:
     """One timm pretrained weight and what is known about how it was pretrained (see the module docstring)."""
 
     name: str  # timm name with pretrained tag
-    imagenet_top1: float  # ImageNet-1k val top-1 (%) quoted from the CSV row at 224 px
-    params_m: float  # millions of parameters, the CSV's param_count
-    blocks: int  # residual (bottleneck) blocks
-    width: int  # channels of the final feature map, model.num_features
+    imagenet_top1: float | None  # ImageNet-1k val top-1 (%) quoted from the CSV row at 224 px; None: not published
+    params_m: float | None  # millions of parameters, the CSV's param_count
+    blocks: int | None  # residual (bottleneck) blocks
+    width: int | None  # channels of the final feature map, model.num_features
     pretrain_data: str
     pretrain_epochs: int | None
     label_smoothing: float | None
@@ -81,7 +81,16 @@ _SOURCES = [
     TimmSource("resnet50.a3_in1k", 78.052, 25.56, 16, 2048, "ImageNet-1k", 100, None, "timm RSB A3 (160 px)",
                f"{CSV} line 1252 (224 = test size; trained at 160 px); {RSB}; label smoothing not verified", None),
 ]
-TIMM_SOURCES: dict[str, TimmSource] = {source.name: source for source in _SOURCES}
+# The real_smoke profile's stand-ins: timm's tiny test networks, built without weights there, so the chapter's code
+# path runs offline in seconds. They stand in for roles, not for the contrasts: nothing about them is "deeper" or
+# "more pretrained", and timm publishes no ImageNet top-1 for them, so claims that read source accuracy are not tested
+# on them.
+_TEST = "timm test network (tiny, for sanity checks; no published top-1)"
+_SMOKE_SOURCES = [TimmSource(f"{arch}.r160_in1k", None, None, None, None, "ImageNet-1k", None, None, _TEST,
+                             "timm model card: 'A very small test ... model for testing and sanity checks'", None)
+                  for arch in ("test_resnet", "test_byobnet", "test_convnext", "test_efficientnet", "test_nfnet",
+                               "test_efficientnet_ln", "test_efficientnet_gn", "test_convnext2")]
+TIMM_SOURCES: dict[str, TimmSource] = {source.name: source for source in _SOURCES + _SMOKE_SOURCES}
 
 ROLES: dict[str, str] = {
     "reference": "resnet50.tv_in1k",
@@ -97,6 +106,7 @@ ROLES: dict[str, str] = {
 BASELINES: dict[str, str] = {"deeper": "reference", "wider": "reference", "label_smoothing": "reference",
                              "more_images": "reference", "half_steps": "steps_reference",
                              "fewer_steps": "steps_reference"}
+SMOKE_ROLES: dict[str, str] = dict(zip(ROLES, (source.name for source in _SMOKE_SOURCES)))  # one network per role
 
 COLUMNS = ["model", "source_val_accuracy", "source_test_accuracy", "pretrainings", "blocks", "width",
            "pretrain_steps", "source_per_class", "label_smoothing", "drop_rate", "pretrain_seconds"]
@@ -116,8 +126,9 @@ def timm_source_frame(names) -> pd.DataFrame:
     rows = []
     for name in names:
         s = TIMM_SOURCES[name]
-        rows.append({"model": name, "source_val_accuracy": s.imagenet_top1 / 100,
-                     "source_test_accuracy": s.imagenet_top1 / 100, "pretrainings": 1, "blocks": s.blocks,
+        top1 = float("nan") if s.imagenet_top1 is None else s.imagenet_top1 / 100
+        rows.append({"model": name, "source_val_accuracy": top1,
+                     "source_test_accuracy": top1, "pretrainings": 1, "blocks": s.blocks,
                      "width": s.width, "pretrain_steps": s.pretrain_epochs,
                      "source_per_class": IMAGENET_PER_CLASS if s.pretrain_data == "ImageNet-1k" else None,
                      "label_smoothing": s.label_smoothing, "drop_rate": s.drop_rate, "pretrain_seconds": float("nan")})

@@ -35,11 +35,15 @@ class Reinit:
 
 @dataclass(frozen=True)
 class SourceModels:
-    """Chapter 3: zoo models by the role they play in a comparison (the reference is plain cross-entropy, shallow,
-    fully pretrained) and the ones fine-tuned beyond the ranking candidates; the others are scored by probes only."""
+    """Chapter 3: source models (zoo models, or timm weights of :mod:`tlcore.models.timm_sources`) by the role they
+    play in a comparison (the reference is plain cross-entropy, shallow, fully pretrained) and the ones fine-tuned
+    beyond the ranking candidates; the others are scored by probes only."""
 
     roles: dict = field(default_factory=dict)
     finetuned: tuple[str, ...] = ()
+    # role -> the role it is compared with, where that is not ``reference`` (timm's RSB step contrasts have their
+    # own reference: no torchvision-recipe ResNet-50 was trained for fewer epochs)
+    baselines: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

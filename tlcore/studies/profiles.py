@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 import pandas as pd
 
 from ..data import TARGETS
+from ..models.timm_sources import BASELINES, ROLES, SMOKE_ROLES
 from .groups import (Advice, HyperParameters, Neighbours, Ranking, Regularization, Reinit, SourceData,  # noqa: F401
                      SourceModels, Transferred)
 
@@ -126,6 +127,9 @@ PROFILES = {
         lr_grid={"pretrained": (0.003, 0.01, 0.03), "scratch": (0.03, 0.1, 0.3)},
         ranking=Ranking(candidates=("resnet18", "resnet50", "densenet121", "mobilenetv3_large_100", "efficientnet_b0",
                                     "convnext_tiny", "vit_small_patch16_224"), size=15, lr=0.01, steps=1000),
+        # Chapter 3: published ResNet-50-family weights that differ from a reference in one thing (and, as
+        # tlcore.models.timm_sources says, often in more), each fine-tuned and probed.
+        source_choice=SourceModels(roles=ROLES, finetuned=tuple(ROLES.values()), baselines=BASELINES),
         regularization=Regularization(targets=("cifar100", "dtd"), sizes=(5, 15), large_targets=("cifar100",),
                                       large_size=400),
         advice=Advice(cells=(("pets", 5), ("pets", 80), ("dtd", 5), ("dtd", 30))),
@@ -143,6 +147,7 @@ PROFILES = {
         "real_smoke", "test_resnet", ("standin_pets", "standin_flowers"), (4, 8), (0, 1), steps=6, batch_size=16,
         eval_every=3, tuning_size=4, lr_grid={"pretrained": (0.03,), "scratch": (0.1,)}, weightless=True,
         ranking=Ranking(candidates=("test_resnet", "test_efficientnet", "test_convnext"), size=6, steps=4),
+        source_choice=SourceModels(roles=SMOKE_ROLES, finetuned=tuple(SMOKE_ROLES.values()), baselines=BASELINES),
         regularization=Regularization(targets=("standin_pets", "standin_flowers"), sizes=(4,),
                                       large_targets=("standin_pets",), large_size=12, steps=4),
         advice=Advice(cells=(("standin_pets", 4), ("standin_flowers", 8))),

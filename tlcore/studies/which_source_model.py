@@ -1,10 +1,13 @@
-"""Chapter 3, which source model: the zoo's variants probed and fine-tuned on every target (T2, T5, T6, S6)."""
+"""Chapter 3, which source model: source models that differ in one thing, probed and fine-tuned on every target (T2,
+T5, T6, S6). The embedded tier compares the zoo's variants, pretrained here; the real tier compares published timm
+weights (:mod:`tlcore.models.timm_sources`), whose source accuracy is the published ImageNet top-1."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from .. import models
+from ..models.timm_sources import TIMM_SOURCES, timm_source_frame
 from ..runs.transfer import run_many
 from .common import ranking_runs
 
@@ -26,10 +29,18 @@ def source_model_study(profile, *, progress: bool = True) -> dict[str, pd.DataFr
 
     finetuned_names = list(dict.fromkeys([*profile.ranking.candidates, *profile.source_choice.finetuned]))
     roles = dict(profile.source_choice.roles)
-    roles.update({name: name for name in finetuned_names if name not in roles.values()})  # T6 needs every source
-    pretrain_seeds = tuple(dict.fromkeys(profile.ranking.pretrain_seed(seed) for seed in profile.seeds))
-    pretrainings = pretraining_frame(list(dict.fromkeys(roles.values())), pretrain_seeds)
-    sources = source_model_frame(roles, pretrainings)
+    if all(name in TIMM_SOURCES for name in roles.values()):  # the real tier: published weights, one pretraining
+        sources = timm_source_frame(list(roles.values())).assign(role=list(roles))
+        pretrainings = sources[["model", "source_val_accuracy", "source_test_accuracy", "pretrain_seconds"]].assign(
+            pretrain_seed=0)
+    else:
+        roles.update({name: name for name in finetuned_names if name not in roles.values()})  # T6: every source
+        pretrain_seeds = tuple(dict.fromkeys(profile.ranking.pretrain_seed(seed) for seed in profile.seeds))
+        pretrainings = pretraining_frame(list(dict.fromkeys(roles.values())), pretrain_seeds)
+        sources = source_model_frame(roles, pretrainings)
+    baselines = profile.source_choice.baselines
+    sources = sources.assign(baseline=[None if r == "reference" else baselines.get(r, "reference")
+                                       for r in sources["role"]])
     finetuned = run_many(ranking_runs(profile, finetuned_names), progress=progress).rename(columns={"arch": "model"})
     probes = probe_frame(list(sources["model"]), profile.targets, n_per_class=profile.ranking.size, seeds=profile.seeds,
                          per_seed_pretraining=profile.ranking.per_seed_pretraining)
