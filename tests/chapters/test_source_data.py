@@ -275,3 +275,37 @@ def test_rules_name_a_missing_arm():
     frames = {rules.RUNS: tables(rules.RUNS), rules.ROLES: roles[roles.arm != "weighted"]}
     with pytest.raises(ValueError, match="weighted"):
         rules.rule_s2(frames.__getitem__)
+
+
+def test_the_real_tiers_arms_are_weights_timm_knows_and_the_arms_the_rules_read():
+    import timm
+
+    from tlcore.models import timm_source_data
+    from tlcore.studies.source_data import TABLES as STUDY_TABLES
+
+    known = set(timm.list_pretrained())
+    for arms in (timm_source_data.ARMS, timm_source_data.SMOKE_ARMS):
+        assert {model for *_, model in arms} <= known
+        assert {(claim, arm) for claim, arm, _ in arms} == {
+            ("S1", "generic_few"), ("S1", "generic_many"), ("S4", "one_step"), ("S4", "two_step"),
+            ("S5", "supervised_unrelated"), ("S5", "selfsup_related")}
+    # one architecture, so the arms differ in pretraining only
+    assert {model.split(".")[0] for *_, model in timm_source_data.ARMS} == {timm_source_data.VIT}
+    assert set(timm_source_data.GAPS) <= set(STUDY_TABLES)
+    frame = timm_source_data.source_data_frame([model for *_, model in timm_source_data.ARMS])
+    assert frame.set_index("model").loc[f"{timm_source_data.VIT}.dino", "objective"] == "dino"
+
+
+def test_a_claim_whose_manipulation_the_tier_cannot_make_is_not_tested_with_the_reason(tmp_results):
+    from tlcore import claims
+    from tlcore.models.timm_source_data import GAPS
+    from tlcore.results.tables import not_in_tier
+    from tlcore.studies.source_data import TABLES as STUDY_TABLES
+
+    tables = {STUDY_TABLES["runs"]: pd.DataFrame({"model": ["a"], "target": ["t"], "seed": [0]}),
+              STUDY_TABLES["roles"]: pd.DataFrame({"claim": ["S1"], "target": ["t"], "arm": ["generic_few"],
+                                                   "model": ["a"]}),
+              **{STUDY_TABLES[name]: not_in_tier(reason) for name, reason in GAPS.items()}}
+    for claim, gap in (("S1", "matched"), ("S2", "datl_weights"), ("S3", "emd")):
+        result = claims.registry.verdict(claim, tables=tables.__getitem__)
+        assert result.verdict == "not tested" and GAPS[gap] in result.detail, claim

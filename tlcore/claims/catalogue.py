@@ -96,10 +96,10 @@ _CATALOGUE = [
     # Source data
     ("S1", "5.3.1, 5.6.1, 5.2.4", "More source data helps, but a smaller source that matches the target better beats "
      "a larger generic one.", "Sources of different size and match, fine-tuned on the targets.", CH7,
-     source_data.TABLES, source_data.rule_s1),
+     (*source_data.TABLES, source_data.MATCHED), source_data.rule_s1),
     ("S2", "5.3.2 (DATL)", "Re-weighting source classes by P_t(y)/P_s(y) during pretraining improves transfer.",
      "Weighted vs unweighted pretraining.", CH7,
-     source_data.TABLES, source_data.rule_s2),
+     (*source_data.TABLES, source_data.DATL), source_data.rule_s2),
     ("S3", "5.3.2, 5.6.1", "The earth mover's distance between source and target features predicts transfer "
      "performance.", "EMD similarity vs fine-tuned accuracy across pairs (rank correlation).", CH7,
      (*source_data.TABLES, source_data.EMD), source_data.rule_s3),

@@ -6,6 +6,7 @@ Tables (written by the chapter, see :func:`tlcore.studies.source_data.source_dat
 - ``source_emd``: model, source, target, seed, emd_similarity.
 - ``source_random_probes``: model, target, seed, probe_accuracy: the same probe on a randomly initialised twin of
   each self-supervised model, the floor S5's precondition compares it with.
+- ``source_matched``: target, model: S1's small matched sources; ``source_datl_weights``: DATL's class weights.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from .registry import Verdict
 from .stats import bootstrap_ci
 
 RUNS, ROLES, EMD = STUDY_TABLES["runs"], STUDY_TABLES["roles"], STUDY_TABLES["emd"]
+# What S1 and S2 manipulate (a matched small source; DATL's class weights): a tier that cannot make it says why there.
+MATCHED, DATL = STUDY_TABLES["matched"], STUDY_TABLES["datl_weights"]
 TABLES = (RUNS, ROLES)
 
 

@@ -84,8 +84,9 @@ class HyperParameters:
 
 @dataclass(frozen=True)
 class SourceData:
-    """Chapter 7: zoo models as sources and which target each is matched to. Fine-tuning uses the ranking protocol,
-    so the letters models' runs are shared with chapter 4."""
+    """Chapter 7: zoo models as sources and which target each is matched to (or, in the real tier, ``arms`` of
+    published timm weights). Fine-tuning uses the ranking protocol, so the letters models' runs are shared with
+    chapter 4."""
 
     targets: tuple[str, ...] = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
     models: tuple[str, ...] = ("glyph_resnet_narrow", "digits_fonts_narrow", "textures_source_narrow")
@@ -98,6 +99,9 @@ class SourceData:
     datl_base: str = "glyph_resnet_narrow_short"
     datl_targets: tuple[str, ...] = ("glyphs_mid", "digits_real")
     selfsup_models: tuple[tuple[str, str], ...] = (("textures_far", "textures_source_narrow_simclr"),)
+    # The real tier: (claim, arm, model) of published timm weights (tlcore.models.timm_source_data) on every target
+    # of ``targets``, instead of the zoo's sources above; empty: the zoo's.
+    arms: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

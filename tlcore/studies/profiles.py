@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 import pandas as pd
 
 from ..data import TARGETS
+from ..models.timm_source_data import ARMS as SOURCE_ARMS
+from ..models.timm_source_data import SMOKE_ARMS as SMOKE_SOURCE_ARMS
 from ..models.timm_sources import BASELINES, ROLES, SMOKE_ROLES
 from .groups import (Advice, HyperParameters, Neighbours, Ranking, Regularization, Reinit, SourceData,  # noqa: F401
                      SourceModels, Transferred)
@@ -130,6 +132,8 @@ PROFILES = {
         # Chapter 3: published ResNet-50-family weights that differ from a reference in one thing (and, as
         # tlcore.models.timm_sources says, often in more), each fine-tuned and probed.
         source_choice=SourceModels(roles=ROLES, finetuned=tuple(ROLES.values()), baselines=BASELINES),
+        # Chapter 7: ViT-S/16 weights pretrained on ImageNet-1k, -21k, 21k then 1k, and 1k without labels (DINO).
+        source_data=SourceData(targets=("pets", "dtd"), arms=SOURCE_ARMS),
         regularization=Regularization(targets=("cifar100", "dtd"), sizes=(5, 15), large_targets=("cifar100",),
                                       large_size=400),
         advice=Advice(cells=(("pets", 5), ("pets", 80), ("dtd", 5), ("dtd", 30))),
@@ -148,6 +152,7 @@ PROFILES = {
         eval_every=3, tuning_size=4, lr_grid={"pretrained": (0.03,), "scratch": (0.1,)}, weightless=True,
         ranking=Ranking(candidates=("test_resnet", "test_efficientnet", "test_convnext"), size=6, steps=4),
         source_choice=SourceModels(roles=SMOKE_ROLES, finetuned=tuple(SMOKE_ROLES.values()), baselines=BASELINES),
+        source_data=SourceData(targets=("standin_pets", "standin_flowers"), arms=SMOKE_SOURCE_ARMS),
         regularization=Regularization(targets=("standin_pets", "standin_flowers"), sizes=(4,),
                                       large_targets=("standin_pets",), large_size=12, steps=4),
         advice=Advice(cells=(("standin_pets", 4), ("standin_flowers", 8))),

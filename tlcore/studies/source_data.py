@@ -6,12 +6,14 @@ import pandas as pd
 
 from .. import data, models
 from ..remembered import remembered
+from ..models.timm_source_data import GAPS, source_data_frame
+from ..results.tables import not_in_tier
 from ..runs.transfer import run_many
 from .common import ranking_run
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
 TABLES = {"runs": "source_runs", "roles": "source_roles", "emd": "source_emd", "datl_weights": "source_datl_weights",
-          "random_probes": "source_random_probes"}
+          "random_probes": "source_random_probes", "matched": "source_matched"}
 
 
 def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
@@ -24,10 +26,14 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     part in each comparison), ``emd`` (EMD similarity of each source dataset to each target in the features of
     ``profile.arch``, per seed), ``datl_weights`` (the re-weighting of each DATL target), ``random_probes`` (the
     same probe on randomly initialised twins of the self-supervised models: the floor S5's "the source learned"
-    precondition compares with) and ``sources`` (see :func:`source_models_table`).
+    precondition compares with), ``matched`` (target, model: S1's small matched sources) and ``sources`` (see
+    :func:`source_models_table`). With ``profile.source_data.arms`` (the real tier) see
+    :func:`published_weights_study`.
     """
-    from ..analysis.probes import probe_frame
     from ..models.datl import datl_entry
+
+    if profile.source_data.arms:
+        return published_weights_study(profile, progress=progress)
 
     roles = []
     for target in profile.source_data.targets:
@@ -53,6 +59,40 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
     roles = pd.DataFrame(roles, columns=["claim", "target", "arm", "model"])
 
     pairs = roles[["model", "target"]].drop_duplicates()
+    return {
+        "runs": fine_tune_and_probe(profile, pairs, lambda name: models.ZOO[name].source, progress=progress),
+        "roles": roles,
+        "emd": source_emd(profile.arch, list(profile.source_data.models), list(profile.source_data.targets),
+                          profile.ranking.size, list(profile.seeds)),
+        "datl_weights": pd.concat(weight_tables),
+        "random_probes": _random_probes(profile, profile.source_data.selfsup_models),
+        "matched": pd.DataFrame(list(profile.source_data.matched), columns=["target", "model"]),
+        "sources": source_models_table(pairs.model.unique()),
+    }
+
+
+def published_weights_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Chapter 7 in the real tier: every (claim, arm, model) of ``profile.source_data.arms`` on every target of
+    ``profile.source_data.targets``, fine-tuned and probed as :func:`source_data_study` does. The tables of the
+    comparisons published weights cannot make (``emd``, ``datl_weights``, ``matched``) say why instead
+    (:data:`tlcore.models.timm_source_data.GAPS`), and their claims read *not tested*."""
+    roles = pd.DataFrame([(claim, target, arm, model) for target in profile.source_data.targets
+                          for claim, arm, model in profile.source_data.arms],
+                         columns=["claim", "target", "arm", "model"])
+    pairs = roles[["model", "target"]].drop_duplicates()
+    sources = source_data_frame(list(pairs.model.unique()))
+    selfsup = roles[(roles.claim == "S5") & (roles.arm == "selfsup_related")]
+    return {"runs": fine_tune_and_probe(profile, pairs, sources.set_index("model")["source"].get, progress=progress),
+            "roles": roles, **{name: not_in_tier(reason) for name, reason in GAPS.items()},
+            "random_probes": _random_probes(profile, list(zip(selfsup.target, selfsup.model))),
+            "sources": sources}
+
+
+def fine_tune_and_probe(profile, pairs: pd.DataFrame, source_of, *, progress: bool = True) -> pd.DataFrame:
+    """Every (model, target) of ``pairs`` fine-tuned at the ranking protocol and linear-probed, every seed: model,
+    source (``source_of(model)``), target, seed, pretrain_seed, finetune_accuracy, val_accuracy, probe_accuracy."""
+    from ..analysis.probes import probe_frame
+
     specs = [ranking_run(profile, row.target, row.model, seed) for row in pairs.itertuples() for seed in profile.seeds]
     runs = run_many(specs, progress=progress).rename(columns={"arch": "model", "test_accuracy": "finetune_accuracy"})
     probes = [probe_frame([model_name], list(pairs[pairs.model == model_name].target),
@@ -61,21 +101,17 @@ def source_data_study(profile, *, progress: bool = True) -> dict[str, pd.DataFra
               for model_name in pairs.model.unique()]
     probes = pd.concat(probes, ignore_index=True)[["model", "target", "seed", "pretrain_seed", "probe_accuracy"]]
     runs = runs.merge(probes, on=["model", "target", "seed", "pretrain_seed"])
-    runs["source"] = runs.model.map(lambda name: models.ZOO[name].source)
-    runs = runs[["model", "source", "target", "seed", "pretrain_seed", "finetune_accuracy", "val_accuracy",
+    runs["source"] = runs.model.map(source_of)
+    return runs[["model", "source", "target", "seed", "pretrain_seed", "finetune_accuracy", "val_accuracy",
                  "probe_accuracy"]]
-    random_probes = [random_feature_probes(model_name, [target], profile.ranking.size, list(profile.seeds))
-                     for target, model_name in profile.source_data.selfsup_models]
-    return {
-        "runs": runs,
-        "roles": roles,
-        "emd": source_emd(profile.arch, list(profile.source_data.models), list(profile.source_data.targets),
-                          profile.ranking.size, list(profile.seeds)),
-        "datl_weights": pd.concat(weight_tables),
-        "random_probes": (pd.concat(random_probes, ignore_index=True) if random_probes
-                          else pd.DataFrame(columns=["model", "target", "seed", "probe_accuracy"])),
-        "sources": source_models_table(pairs.model.unique()),
-    }
+
+
+def _random_probes(profile, selfsup_models) -> pd.DataFrame:
+    """:func:`random_feature_probes` of each (target, self-supervised model), one frame."""
+    frames = [random_feature_probes(model_name, [target], profile.ranking.size, list(profile.seeds))
+              for target, model_name in selfsup_models]
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=["model", "target", "seed", "probe_accuracy"]))
 
 
 def source_models_table(names) -> pd.DataFrame:
