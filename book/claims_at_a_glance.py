@@ -87,7 +87,8 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 # chapter 2's re-initialisation runs were lengthened to {glue:text}`glance_reinit_steps` steps and chapter 5's
 # trade-off sweep gained a weight ten times the published default. Later that day, again after seeing results,
 # chapter 5's regularised runs were lengthened to {glue:text}`glance_reg_steps` steps and H3's two schedules to
-# {glue:text}`glance_h3_steps` steps; the other schedules are unchanged so far.
+# {glue:text}`glance_h3_steps` steps, and H4's MixUp runs were extended to {glue:text}`glance_mixup_sizes` images
+# per class at about {glue:text}`glance_mixup_epochs` epochs each; the other schedules are unchanged so far.
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
@@ -99,6 +100,8 @@ glue("glance_small_seeds", str(len(tlcore.get_profile("embedded").small_effect_s
 glue("glance_reinit_steps", str(tlcore.get_profile("embedded").reinit.steps))
 glue("glance_reg_steps", str(tlcore.get_profile("embedded").regularization.steps))
 glue("glance_h3_steps", " and ".join(map(str, tlcore.get_profile("embedded").hp.schedule_steps)))
+glue("glance_mixup_sizes", ", ".join(map(str, tlcore.get_profile("embedded").hp.mixup_sizes)))
+glue("glance_mixup_epochs", f"{tlcore.get_profile('embedded').hp.mixup_epochs:g}")
 
 
 def results_from(chapter):

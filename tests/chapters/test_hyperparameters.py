@@ -269,3 +269,13 @@ def test_chapter_six_claims_are_implemented_with_their_tables():
         assert registered.chapter == "06_hyperparameters" and registered.rule is not None
         assert len(registered.rule_text) > 50
     assert tlcore.claims.CLAIMS["H2"].chapter == "02_what_to_transfer"  # H2 reads chapter 2's re-initialisation grid
+
+
+def test_mixup_runs_about_the_declared_epochs_at_each_size_and_never_fewer_steps_than_the_chapter():
+    from tlcore.studies.hyperparameters import mixup_schedule
+
+    embedded = tlcore.get_profile("embedded")
+    # glyphs_mid has 20 classes; 30 epochs at batch 64: ceil(30 * n * 20 / 64), at least the chapter's 150 steps
+    assert mixup_schedule(embedded) == {5: 150, 20: 188, 100: 938, 500: 4688}
+    plain = embedded.with_(hp={"mixup_sizes": None, "mixup_epochs": None})
+    assert mixup_schedule(plain) == {n: embedded.steps for n in embedded.sizes}  # chapter 1's runs

@@ -76,6 +76,10 @@ class HyperParameters:
     quick_steps: int = 50
     mixup_target: str = "glyphs_mid"
     mixup_alpha: float = 0.1
+    # H4's sizes (None: the profile's) and schedule in epochs at each (None: the profile's steps at every size; else
+    # the steps that make about this many epochs, never fewer than the profile's steps)
+    mixup_sizes: tuple[int, ...] | None = None
+    mixup_epochs: float | None = None
     bit_target: str = "textures_far"
     bit_size: int = 20
     bit_scale: float = 0.025

@@ -5,6 +5,8 @@ source model, so runs equal to chapter 1's (same protocol) come from the store.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from .. import data
@@ -81,15 +83,27 @@ def schedule_lengths(profile) -> list[int]:
     return sorted(set(profile.hp.schedule_steps or (profile.hp.steps, profile.steps)))
 
 
+def mixup_schedule(profile) -> dict[int, int]:
+    """H4's steps at each of its sizes (:class:`~tlcore.studies.groups.HyperParameters` ``mixup_sizes`` and
+    ``mixup_epochs``): about ``mixup_epochs`` passes over the training split, never fewer than the profile's steps."""
+    sizes = profile.hp.mixup_sizes or profile.sizes
+    if profile.hp.mixup_epochs is None:
+        return {n: profile.steps for n in sizes}
+    classes = data.load(profile.hp.mixup_target, "train", min(sizes), seed=profile.seeds[0]).num_classes
+    return {n: max(profile.steps, math.ceil(profile.hp.mixup_epochs * n * classes / profile.batch_size))
+            for n in sizes}
+
+
 def mixup_study(profile, *, progress: bool = True) -> pd.DataFrame:
-    """MixUp (``mixup_alpha``) on and off on ``mixup_target`` at every size of the profile, its tuned learning
-    rate, every seed. "Off" is chapter 1's run."""
+    """MixUp (``mixup_alpha``) on and off on ``mixup_target`` at every size of :func:`mixup_schedule` and its
+    steps, its tuned learning rate, every seed. At the profile's sizes and steps "off" is chapter 1's run."""
     lr = _lr_lookup(tuned_learning_rates(profile, progress=progress))[profile.hp.mixup_target, "pretrained"]
     specs = [
         TransferRun(
-            profile.hp.mixup_target, n, True, profile.arch, protocol_for(profile, lr).with_(mixup_alpha=alpha), seed
+            profile.hp.mixup_target, n, True, profile.arch,
+            protocol_for(profile, lr).with_(mixup_alpha=alpha, steps=steps), seed
         )
-        for n in profile.sizes
+        for n, steps in mixup_schedule(profile).items()
         for alpha in (0.0, profile.hp.mixup_alpha)
         for seed in profile.seeds
     ]

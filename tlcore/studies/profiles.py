@@ -114,7 +114,7 @@ PROFILES = {
         regularization=Regularization(steps=300, weight_scales=(0.1, 1.0, 10.0)), neighbours=Neighbours(steps=75),
         # H3 compares 300 with 1,500 steps (until 2026-12-03 the grid's 75 with chapter 1's 150, raised after seeing
         # results); the learning-rate x momentum grid stays at 75 steps.
-        hp=HyperParameters(steps=75, schedule_steps=(300, 1500)),
+        hp=HyperParameters(steps=75, schedule_steps=(300, 1500), mixup_sizes=(5, 20, 100, 500), mixup_epochs=30),
         # Re-initialised layers learn from nothing: 300 steps (75 until 2026-12-03, raised after seeing results).
         reinit=Reinit(steps=300),
         # Ten seeds where the effects are a point or less (chapters 5 and 6), raised from five on 2026-12-03 after
