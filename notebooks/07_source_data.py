@@ -37,10 +37,10 @@
 #
 # ## Setup
 #
-# {glue:md}`sources_setup` Every (source model, target) pair is then fine-tuned with chapter 4's protocol
-# ({glue:text}`ranking_size` images per class, one learning rate and number of steps for every source, so the
-# models' runs are shared with that chapter where it ranks them too) and linear-probed on frozen features,
-# {glue:text}`n_seeds` seeds each. `profile="smoke"` and `profile="real_smoke"` run the same on tiny models in
+# (The embedded world and its sources: {doc}`../book/world`.) {glue:md}`sources_setup` Every (source model,
+# target) pair is then fine-tuned with chapter 4's protocol ({glue:text}`ranking_size` images per class, one
+# learning rate and number of steps for every source, so the models' runs are shared with that chapter where it
+# ranks them too) and linear-probed on frozen features, {glue:text}`n_seeds` seeds each. `profile="smoke"` and `profile="real_smoke"` run the same on tiny models in
 # seconds.
 #
 # {glue:md}`pretraining`
@@ -80,7 +80,7 @@ if zoo_sources:
     sizes = "; ".join(f"{e.source} {e.source_per_class} images per class × {classes[e.source]} classes = "
                       f"{e.source_per_class * classes[e.source]:,} images" for e in entries)
     glue_markdown("sources_setup", (
-        "The embedded world gets two small **sources** matched to two of its targets (see {doc}`../book/world`): the "
+        "The embedded world gets two small **sources** matched to two of its targets: the "
         "digits rendered from the same font faces as the letters (`digits_fonts`, matched to scikit-learn's "
         "handwritten digits, `digits_real`), and gratings at the orientations half-way between the far target's and "
         "at other frequencies (`textures_source`, matched to `textures_far` but sharing none of its classes). As this "
