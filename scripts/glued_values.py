@@ -26,15 +26,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from build_book import executable_pages  # noqa: E402
 
+from tlcore.store import cpu_capability  # noqa: E402
+
 
 MACHINE = "_machine"
-
-
-def machine_kind() -> str:
-    """torch's CPU capability on this machine (e.g. ``AVX2``, ``AVX512``): the kernels, and so the rounding, it uses."""
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability()
 
 
 def glued(notebook) -> dict[str, str]:
@@ -94,24 +89,26 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--only", nargs="*", default=[])
     args = parser.parse_args(argv)
-    kind = machine_kind()
-    if args.action == "record" and args.only and args.file.exists():
-        recorded_on = json.loads(args.file.read_text()).get(MACHINE, {}).get("cpu_capability")
+    kind = cpu_capability()
+    if args.action == "compare" and not args.file.exists():
+        parser.error(f"{args.file} does not exist: record it first")
+    existing = json.loads(args.file.read_text()) if args.file.exists() else {}
+    if args.action == "record" and args.only and existing:
+        recorded_on = existing.get(MACHINE, {}).get("cpu_capability")
         if recorded_on != kind:
             parser.error(f"{args.file} was recorded on CPU capability {recorded_on}, this machine is {kind}: "
                          "re-record every page here (no --only) rather than mix machine kinds in one file")
     values = record(args.profile, args.only)
     if args.action == "record":
-        if args.only and args.file.exists():  # re-record those chapters; the book's pages, which read every
-            # chapter's results, and the other chapters keep their recording
-            values = {**json.loads(args.file.read_text()),
-                      **{page: v for page, v in values.items() if page.startswith("notebooks/")}}
+        if args.only and existing:  # re-record those chapters; the book's pages, which read every chapter's
+            # results, and the other chapters keep their recording
+            values = {**existing, **{page: v for page, v in values.items() if page.startswith("notebooks/")}}
         values[MACHINE] = {"cpu_capability": kind}
         args.file.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
         print(f"[glued] {sum(map(len, values.values())) - 1} values from {len(values) - 1} pages on {kind} -> "
               f"{args.file}")
         return 0
-    before = json.loads(args.file.read_text())
+    before = existing
     recorded_on = before.pop(MACHINE, {}).get("cpu_capability")
     if recorded_on != kind:
         print(f"[glued] recorded on CPU capability {recorded_on}, compared on {kind}: pages that pretrain zoo models "

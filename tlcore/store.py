@@ -58,6 +58,14 @@ def record_key(config: dict) -> str:
     return config_hash({"store_version": STORE_VERSION, **config}, 20)
 
 
+def cpu_capability() -> str:
+    """torch's CPU capability here (e.g. ``AVX2``, ``AVX512``): which kernels, and so which rounding, it uses. A
+    record is reproduced bit for bit only on the kind that computed it (see :mod:`tlcore.runs.verify`)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
 @functools.lru_cache(maxsize=1)
 def _machine() -> dict:
     import torch
@@ -66,7 +74,7 @@ def _machine() -> dict:
             "python": platform.python_version(),
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
             # The kernels torch picks (e.g. AVX2 or AVX512) change results bit for bit: verify compares like with like.
-            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "cpu_capability": cpu_capability()}
 
 
 def provenance(seconds: float) -> dict:

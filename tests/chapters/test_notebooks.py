@@ -7,8 +7,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-import torch
 
+from tlcore.store import cpu_capability
 from tlcore.studies import (best_practice, does_transfer_help, hyperparameters, neighbouring_problems, regularizers,
                             source_data, transferability_metrics, what_is_transferred, what_to_transfer,
                             which_source_model)
@@ -97,7 +97,7 @@ def test_chapter_executes_at_its_smallest_parameters(chapter, tmp_path, tmp_resu
     images = sum("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
     assert images >= 2
     values, recorded = _glued_values(executed), RECORDING[f"notebooks/{chapter}"]
-    if chapter in MACHINE_KIND_DEPENDENT and torch.backends.cpu.get_cpu_capability() != RECORDED_ON:
+    if chapter in MACHINE_KIND_DEPENDENT and cpu_capability() != RECORDED_ON:
         from tlcore.claims.registry import VERDICTS
 
         assert set(values) == set(recorded)

@@ -30,7 +30,7 @@ from ..models.provenance import KIND as ZOO_KIND
 from ..models.provenance import entry_from_config
 from ..models.zoo import ZOO_VERSION, load_source_model
 from ..remembered import recompute_call, remembered_function
-from ..store import CACHE_ENV_NAMES, STORE_VERSION, Store
+from ..store import CACHE_ENV_NAMES, STORE_VERSION, Store, cpu_capability
 from .adaptation import AdaptationRun
 from .continual import ContinualRun
 from .spec import RunSpec, outcome
@@ -93,13 +93,7 @@ def differences(stored: Any, fresh: Any, *, tolerance: float = TOLERANCE, where:
 
 
 UNRECORDED = "unrecorded"
-
-
-def this_machine_kind() -> str:
-    """torch's CPU capability here (e.g. ``AVX2``, ``AVX512``): which kernels, and so which rounding, it uses."""
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability()
+this_machine_kind = cpu_capability  # the kind records computed here name in their provenance
 
 
 def machine_kind(record: dict) -> str:
