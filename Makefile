@@ -4,11 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= embedded
 BOOK_ARGS ?=
+# EXECUTOR=ray computes the runs the store lacks as Ray tasks (on RAY_ADDRESS=host:port; default a local instance).
+EXECUTOR ?= local
+RAY_ADDRESS ?=
 
 .PHONY: book test env clean lint-notebooks results verify
 
 book: $(VENV)/.installed
-	$(BIN)/python scripts/build_book.py --profile $(PROFILE) $(BOOK_ARGS)
+	$(BIN)/python scripts/build_book.py --profile $(PROFILE) --executor $(EXECUTOR) \
+	  $(if $(filter ray,$(EXECUTOR)),$(if $(RAY_ADDRESS),--address $(RAY_ADDRESS))) $(BOOK_ARGS)
 
 test: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
@@ -18,13 +22,14 @@ env: $(VENV)/.installed
 # The environment is rebuilt whenever the package metadata or the pinned versions change.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test,cluster]"
 	touch $@
 
 # Recompute the committed results store (store/) from nothing: every chapter, every zoo model. Resumable: run it
 # again after an interruption and it continues. Commit store/ afterwards.
 results: $(VENV)/.installed
-	$(BIN)/python scripts/build_results.py --profile $(PROFILE) $(RESULTS_ARGS)
+	$(BIN)/python scripts/build_results.py --profile $(PROFILE) --executor $(EXECUTOR) \
+	  $(if $(filter ray,$(EXECUTOR)),$(if $(RAY_ADDRESS),--address $(RAY_ADDRESS))) $(RESULTS_ARGS)
 
 # Check the results store: every record readable and keyed by its configuration; recompute VERIFY_SAMPLE records.
 VERIFY_SAMPLE ?= 10

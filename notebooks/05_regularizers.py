@@ -190,7 +190,7 @@ g.set_axis_labels("", "gain over ERM (points)");
 # %%
 # What the BiT-HyperRule (scaled as chapter 6 scales it) would run at each size of this chapter, for R8's caveat.
 cells = [(t, n) for t in reg.targets for n in reg.sizes] + [(t, reg.large_size) for t in reg.large_targets]
-images = {(t, n): n * tlcore.data.load(t, "val", seed=0).num_classes for t, n in cells}
+images = {(t, n): n * tlcore.data.num_classes(t) for t, n in cells}
 bit_steps = {cell: bit_hyperrule(count, scale=setup.hp.bit_scale, batch_size=setup.batch_size).steps
              for cell, count in images.items()}
 shortest = min(bit_steps.values())

@@ -109,8 +109,11 @@ shown = (["digits_fonts", "digits_real", "textures_source", "textures_far"] if z
          else list(setup.source_data.targets))
 fig, axes = plt.subplots(len(shown), 10, figsize=(10, 1.1 * len(shown)), squeeze=False)
 for row, name in enumerate(shown):
-    images = tlcore.data.load(name, "val")
-    labels = np.asarray(images.labels)
+    try:
+        images = tlcore.data.load(name, "val")
+    except tlcore.data.DatasetNotAvailable:  # a tier read from the results store, on a machine without its images
+        images = None
+    labels = np.asarray(images.labels) if images is not None else np.array([])
     for ax, c in zip(axes[row], range(10)):
         ax.set_xticks([]), ax.set_yticks([])
         if (labels == c).any():

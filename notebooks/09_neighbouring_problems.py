@@ -100,9 +100,12 @@ glue("n_seeds", len(setup.seeds))
 glue("neighbour_steps", nb.steps)
 glue("base_steps", setup.steps)
 labelled, shifted = setup.neighbours.adaptation_pair
-clean, textured = data.load(labelled, "test", seed=0), data.load(shifted, "test", seed=0)
 fig, axes = plt.subplots(2, 8, figsize=(9, 2.5))
-for column in range(8):
+try:
+    clean, textured = data.load(labelled, "test", seed=0), data.load(shifted, "test", seed=0)
+except data.DatasetNotAvailable:  # a tier read from the results store, on a machine without its images
+    clean = textured = []
+for column in range(8 if len(clean) else 0):
     index = column * (len(clean) // 8)
     axes[0, column].imshow(data.picture(clean, index), cmap="gray", vmin=0, vmax=1)
     axes[1, column].imshow(data.picture(textured, index), cmap="gray", vmin=0, vmax=1)

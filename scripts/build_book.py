@@ -1,14 +1,15 @@
 """Execute every chapter with papermill, then render the book with Jupyter Book v1.
 
     python scripts/build_book.py [--profile embedded|real|smoke|real_smoke] [--only 01 ...] [--no-html] [--jobs N]
-                                 [--start-chapters-within SECONDS]
+                                 [--start-chapters-within SECONDS] [--executor local|ray [--address HOST:PORT]]
 
 Chapters execute ``--jobs`` at a time (default: one per core, at most four), each in its own papermill process
 with an equal share of the cores as torch threads: the embedded models are too small for two threads to help one
 run much, so two chapters side by side finish sooner than one chapter with two threads. Chapters that read what
 others store wait for them (``RUNS_AFTER``); a run or zoo model that two chapters need at once is computed once
 (the run store and the zoo lock each entry while it is computed). The book's own executable pages (the world, claims
-at a glance) run after every chapter, because they read the chapters' results.
+at a glance) run after every chapter, because they read the chapters' results. A chapter whose outcomes the store
+also holds for the real tier gets a second page, executed from the store alone (``scripts/tier_pages.py``).
 Executed copies go to ``_build/src`` (a staging copy of the book), never over the paired sources in ``notebooks/``;
 each page's log goes to ``_build/logs``. Each page's wall time is printed and written to
 ``results/tables/book_timings.csv``. A failing page stops the build with a non-zero exit.
@@ -152,19 +153,21 @@ def hide_injected_parameters(notebook: Path) -> None:
         nbformat.write(executed, notebook)
 
 
-def papermill_process(page: str, profile: str | None, threads: int) -> subprocess.Popen:
-    """Start papermill on ``page`` (``profile`` None: no parameters) with ``threads`` torch threads; its output
-    goes to ``_build/logs/<page>.log``."""
-    source, target = ROOT / f"{page}.ipynb", STAGING / f"{page}.ipynb"
+def papermill_process(page: str, profile: str | None, threads: int, *, output: str | None = None,
+                      env: dict | None = None) -> subprocess.Popen:
+    """Start papermill on ``page`` (``profile`` None: no parameters) with ``threads`` torch threads, into the staged
+    page ``output`` (default ``page``) with variables ``env`` added; its output goes to ``_build/logs/<output>.log``."""
+    output = output or page
+    source, target = ROOT / f"{page}.ipynb", STAGING / f"{output}.ipynb"
     command = [sys.executable, "-m", "papermill", str(source), str(target), "--cwd", str(target.parent),
                "-k", "python3", "--no-progress-bar", "--no-request-save-on-cell-execute"]
     if profile is not None:
         command += ["-p", "profile", profile]
     # Records a chapter computes go to its own file of the results store, with the profile in their provenance.
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "TLCORE_CHAPTER": Path(page).name, "TLCORE_PROFILE": profile or ""}
+           "TLCORE_CHAPTER": Path(page).name, "TLCORE_PROFILE": profile or "", **(env or {})}
     LOGS.mkdir(parents=True, exist_ok=True)
-    with open(LOGS / f"{Path(page).name}.log", "w") as log:
+    with open(LOGS / f"{Path(output).name}.log", "w") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
@@ -188,7 +191,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prune-store", action="store_true",
                         help="after executing every page, remove the records of the results store no page read "
                              "(outcomes of an older budget or recipe)")
+    parser.add_argument("--executor", choices=["local", "ray"], default="local",
+                        help="where chapters compute the runs the store lacks: here (default) or as Ray tasks")
+    parser.add_argument("--address", default=None, metavar="HOST:PORT",
+                        help="the Ray cluster (with --executor ray; default: a local instance for this build)")
+    parser.add_argument("--no-tiers", action="store_true",
+                        help="do not add the pages of other tiers (the real tier's) that the results store holds")
     args = parser.parse_args(argv)
+    if args.address and args.executor != "ray":
+        parser.error("--address names a Ray cluster: use it with --executor ray")
     if args.prune_store and args.only:
         parser.error("--prune-store needs every page executed (not --only)")
     os.environ.setdefault("TLCORE_RESULTS", str(ROOT / "results"))
@@ -198,6 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile != "real":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     until = time.monotonic() + args.start_chapters_within if args.start_chapters_within is not None else None
+    from tlcore.runs.executors import use_executor
+
+    address = use_executor(args.executor, args.address)
+    if address:
+        print(f"[book] the runs the store lacks go to the Ray cluster at {address}", flush=True)
     stage()
     pages = executable_pages(args.only)
     reads = Path(os.environ["TLCORE_RESULTS"]) / "store-reads"
@@ -208,7 +224,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.prune_store and not skipped:
         from tlcore.store import Store, read_keys
 
-        print(f"[book] pruned {Store().prune(read_keys(reads))} records no page read", flush=True)
+        print(f"[book] pruned {Store().prune(read_keys(reads), profile=args.profile)} records no page read", flush=True)
+    if args.profile == "embedded" and not args.no_tiers:  # other tiers' pages, where the store holds their outcomes
+        from tier_pages import TIERS, tier_pages
+
+        from tlcore.store import store_dir
+
+        for tier in TIERS:
+            pages += tier_pages([p for p in pages if p.startswith("notebooks/")], tier, store=store_dir(),
+                                results=Path(os.environ["TLCORE_RESULTS"]))
     for page in pages:
         hide_injected_parameters(STAGING / f"{page}.ipynb")
     if not args.no_html:

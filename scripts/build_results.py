@@ -1,6 +1,6 @@
 """``make results``: recompute the results store from nothing, then put it in place of the committed one.
 
-    python scripts/build_results.py [--profile embedded] [--jobs N] [--only 01 ...]
+    python scripts/build_results.py [--profile embedded] [--jobs N] [--only 01 ...] [--executor ray [--address A]]
 
 Every chapter is executed (as ``make book`` does, without rendering) against an empty staging store
 (``results/store-rebuild``) and an empty model cache (``results/cache-rebuild``), so every zoo model is pretrained
@@ -9,7 +9,8 @@ it stopped (a record is written only once it is complete). While chapters run, a
 of the committed store that have been recomputed, with each chapter's estimated time left (the committed records'
 own compute seconds, per core). When every page has executed, the staging files replace ``store/*.jsonl`` and the
 compute time per chapter is printed and written to ``results/tables/results_timings.csv``. ``--only`` recomputes
-some chapters and replaces only their files.
+some chapters and replaces only their files. ``--executor ray`` computes the runs as Ray tasks (``make results
+EXECUTOR=ray``; see ``scripts/build_book.py``).
 """
 from __future__ import annotations
 
@@ -58,16 +59,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="embedded", choices=["embedded", "real", "smoke", "real_smoke"])
     parser.add_argument("--only", nargs="*", default=[], help="chapter number prefixes to recompute (default: all)")
     parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument("--address", default=None, metavar="HOST:PORT", help="the Ray cluster (--executor ray)")
     args = parser.parse_args(argv)
+    if args.address and args.executor != "ray":
+        parser.error("--address names a Ray cluster: use it with --executor ray")
     REBUILD.mkdir(parents=True, exist_ok=True)
     os.environ["TLCORE_STORE"] = str(REBUILD)
     os.environ["TLCORE_CACHE"] = str(ROOT / "results" / "cache-rebuild")
     os.environ.setdefault("TLCORE_RESULTS", str(ROOT / "results"))
     if args.profile != "real":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from tlcore.runs.executors import use_executor
+    from tlcore.store import file_profile
+
+    use_executor(args.executor, args.address)
     pages = executable_pages(args.only)
     chapters = {Path(p).name for p in pages}
-    expected = {c: keys for c, keys in _seconds_by_chapter(STORE).items() if c in chapters or not args.only}
+    expected = {c: keys for c, keys in _seconds_by_chapter(STORE).items()
+                if file_profile(c)[1] == args.profile and (file_profile(c)[0] in chapters or not args.only)}
     stop = threading.Event()
     monitor = threading.Thread(target=_monitor, args=(expected, stop, args.jobs), daemon=True)
     monitor.start()
@@ -78,13 +88,17 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         stop.set()
         monitor.join()
+
+    def ours(path: Path) -> bool:  # this profile's files: another tier's records are never replaced
+        return file_profile(path.stem)[1] == args.profile
+
     computed = _seconds_by_chapter(REBUILD)
     for path in sorted(REBUILD.glob("*.jsonl")):
-        if path.stem in chapters or not args.only:
+        if ours(path) and (file_profile(path.stem)[0] in chapters or not args.only):
             shutil.copy2(path, STORE / path.name)
     if not args.only:  # a chapter that no longer computes anything keeps no file
         for path in STORE.glob("*.jsonl"):
-            if not (REBUILD / path.name).exists():
+            if ours(path) and not (REBUILD / path.name).exists():
                 path.unlink()
     import pandas as pd
 

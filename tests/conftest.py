@@ -23,6 +23,20 @@ def _session_results(tmp_path_factory):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_profile_left_behind():
+    """``start_chapter`` sets ``$TLCORE_PROFILE`` (and the weightless switch) for its process, as a notebook wants;
+    in the tests' one process each test starts without them and leaves neither behind (the store names its files by
+    the profile). Saved and restored by hand: ``monkeypatch.delenv`` of an unset variable would restore nothing."""
+    saved = {name: os.environ.pop(name, None) for name in ("TLCORE_PROFILE", "TLCORE_WEIGHTLESS")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def tmp_cache(tmp_path, monkeypatch):
     """A fresh, empty model cache for this test only."""

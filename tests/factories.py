@@ -102,3 +102,17 @@ def rekey_record(root, key, new_key):
             if record["key"] == key:
                 return damage_record(root, key, replacement=json.dumps({**record, "key": new_key}))
     raise KeyError(f"no record {key} under {root}")
+
+
+def one_run_of_each_kind() -> dict:
+    """A run of each kind (transfer, continual, adaptation) that trains in a second: 4 steps on 2 images per class."""
+    from tlcore.finetune import Protocol
+    from tlcore.runs.adaptation import AdaptationRun
+    from tlcore.runs.continual import ContinualRun
+    from tlcore.runs.transfer import TransferRun
+
+    quick = Protocol(lr=0.05, steps=4, batch_size=16, eval_every=2)
+    return {"transfer": TransferRun("glyphs_near", 2, False, "glyph_micro", quick, 0),
+            "continual": ContinualRun("glyphs_near", 2, "finetune", "glyph_micro", quick, 0),
+            "adaptation": AdaptationRun("glyphs_near", "glyphs_near_textured", 2, "source_only", 2, "glyph_micro",
+                                        True, quick, 0, hidden=16)}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tlcore.remembered import decode, encode, remembered
-from tlcore.store import Store, record_key
+from tlcore.store import MissingOutcome, Store, file_name, file_profile, record_key, tier_files
 
 
 def _put(store, i, value=None):
@@ -27,8 +27,11 @@ def test_records_go_to_their_chapter_file_sorted_by_key_with_provenance(tmp_path
     reader = Store(tmp_path)
     assert len(reader) == 4 and reader.get(record_key({"i": 4}))["file"] == "02_b"
     provenance = reader.get(keys[0])["provenance"]
-    assert {"store_version", "profile", "commit", "torch", "machine", "cpu_capability", "threads", "seconds",
+    assert {"store_version", "profile", "commit", "torch", "machine", "cpu_capability", "gpu", "threads", "seconds",
             "date"} <= set(provenance)
+    import torch
+
+    assert provenance["gpu"] == (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
 
 
 def test_a_bad_write_leaves_the_file_as_it_was(tmp_path):
@@ -85,6 +88,32 @@ def test_prune_keeps_only_what_a_build_read(tmp_path, monkeypatch):
     Store(tmp_path / "store", chapter="b").put(record_key({"i": 9}), "outcome", {"i": 9}, 0)
     read = read_keys(tmp_path / "reads")
     assert read == {*keys, record_key({"i": 9})}
+    monkeypatch.setenv("TLCORE_PROFILE", "real")  # a real-tier record: the embedded build never reads it
+    Store(tmp_path / "store", chapter="a").put(record_key({"i": 7}), "outcome", {"i": 7}, 0)
     assert Store(tmp_path / "store").prune({keys[0]}) == 3
-    assert [r["key"] for r in Store(tmp_path / "store").records()] == [keys[0]]
-    assert not (tmp_path / "store" / "b.jsonl").exists()
+    assert [r["key"] for r in Store(tmp_path / "store").records()] == sorted([keys[0], record_key({"i": 7})])
+    assert not (tmp_path / "store" / "b.jsonl").exists() and (tmp_path / "store" / "a@real.jsonl").exists()
+
+
+def test_each_tier_has_its_own_file_beside_the_chapters(tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCORE_PROFILE", "real")
+    Store(tmp_path, chapter="01_x").put(record_key({"i": 1}), "outcome", {"i": 1}, 1.0)
+    monkeypatch.setenv("TLCORE_PROFILE", "embedded")
+    Store(tmp_path, chapter="01_x").put(record_key({"i": 2}), "outcome", {"i": 2}, 2.0)
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == ["01_x.jsonl", "01_x@real.jsonl"]
+    assert file_name("01_x", "real") == "01_x@real" and file_name("01_x", "") == "01_x"
+    assert file_profile("01_x@real") == ("01_x", "real") and file_profile("01_x") == ("01_x", "embedded")
+    held = tier_files(tmp_path, "real")
+    assert list(held) == ["01_x"] and held["01_x"]["records"] == 1 and held["01_x"]["gpus"] == ["no GPU"]
+    assert tier_files(tmp_path, "smoke") == {}
+    assert len(Store(tmp_path)) == 2  # one store: both tiers' records are read
+
+
+def test_a_store_only_build_refuses_to_compute(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    assert store.computed(record_key({"i": 1}), "outcome", {"i": 1}, lambda: 1.5) == 1.5
+    monkeypatch.setenv("TLCORE_STORE_ONLY", "1")
+    assert store.computed(record_key({"i": 1}), "outcome", {"i": 1}, lambda: 9.0) == 1.5  # stored: read
+    with pytest.raises(MissingOutcome, match=r"lacks record \w+ \(kind outcome, configuration \{\"i\": 2\}\) and \$TLCORE_STORE_ONLY forbids"):
+        store.computed(record_key({"i": 2}), "outcome", {"i": 2}, lambda: 2.5)
+    assert len(Store(tmp_path)) == 1

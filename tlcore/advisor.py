@@ -194,16 +194,23 @@ def advise(model: str, target: str, *, n_per_class: int | None = None, probe_per
     size). ``similarity``: a similarity measured before (skips the measurement; on :func:`similarity_measure`'s
     scale).
     """
-    train = data.load(target, "train", n_per_class, seed=seeds[0])
-    counts = np.bincount(np.asarray(train.labels))
-    if len(counts) < 2:
+    try:
+        train = data.load(target, "train", n_per_class, seed=seeds[0])
+    except data.DatasetNotAvailable:
+        if n_per_class is None:
+            raise
+        train = None  # a tier read from the results store, without its images: the size asked for
+    if train is None:
+        size, num_classes, smallest = float(n_per_class), data.num_classes(target), n_per_class
+    else:
+        counts = np.bincount(np.asarray(train.labels))
+        size, num_classes, smallest = float(np.median(counts[counts > 0])), int(train.num_classes), int(counts.min())
+    if num_classes < 2:
         raise ValueError(f"target {target!r} has fewer than two classes; there is nothing to classify")
-    size = float(np.median(counts[counts > 0]))
     if similarity is None:
-        similarity = measure_similarity(model, target, n_per_class=min(probe_per_class, int(counts.min())),
-                                        seeds=seeds)
+        similarity = measure_similarity(model, target, n_per_class=min(probe_per_class, smallest), seeds=seeds)
     where = quadrant(size, similarity, small_below=small_below, similar_from=similar_from)
-    return Advice(model, target, size, int(train.num_classes), float(similarity), where, RECIPES[where],
+    return Advice(model, target, size, int(num_classes), float(similarity), where, RECIPES[where],
                   {"small_below": small_below, "similar_from": similar_from, "probe_per_class": probe_per_class,
                    "seeds": list(seeds), "similarity_measure": similarity_measure(model, target)})
 

@@ -11,6 +11,7 @@
     python -m tlcore advise glyphs_near --model glyph_resnet_narrow --n-per-class 5
     python -m tlcore verify --sample 10         # recompute 10 stored outcomes from nothing and compare
     python -m tlcore verify --stale             # list stored outcomes the current code would not read
+    python -m tlcore plan --images-per-second 1000  # the real tier's runs per chapter and GPU hours (README)
 """
 from __future__ import annotations
 
@@ -61,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--seed", type=int, default=None, help="draw this sample again (default: a fresh draw)")
     check.add_argument("--stale", action="store_true", help="list the records the current code would not read")
     check.add_argument("--store", default=None, help="the store's folder (default: the committed store)")
+    planned = commands.add_parser("plan", help="every chapter's fine-tuning runs in a tier, counted without training, "
+                                               "and the GPU hours they take at a stated throughput")
+    planned.add_argument("--profile", default="real", help="a tier (default: real)")
+    planned.add_argument("--images-per-second", type=float, default=1000.0,
+                         help="training throughput to plan with (benchmarks/real_tier.py measures yours)")
+    planned.add_argument("--chapters", nargs="*", default=None, help="chapter numbers (default: all)")
+    planned.add_argument("--markdown", action="store_true", help="print the README's table")
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -126,6 +134,12 @@ def _run(args: argparse.Namespace) -> int:
         print(advise(args.model, args.dataset, n_per_class=args.n_per_class, similarity=args.similarity))
     elif args.command == "verify":
         return _verify(args)
+    elif args.command == "plan":
+        from .studies.plan import markdown_table, plan, with_gpu_hours
+        from .studies.profiles import get_profile
+
+        frame = with_gpu_hours(plan(get_profile(args.profile), args.chapters), args.images_per_second)
+        print(markdown_table(frame) if args.markdown else frame.to_string(index=False))
     return 0
 
 

@@ -113,3 +113,40 @@ def computed_once(path: str | Path, read: Callable[[], T | None], compute: Calla
             if result is None:
                 result = compute()
     return result
+
+
+# The embedded tier's records are in <chapter>.jsonl; another tier's in <chapter>@<profile>.jsonl, so that outcomes
+# computed on a GPU (profile "real") sit beside the embedded ones and a rebuild of one tier never replaces the other's.
+TIER_MARK = "@"
+DEFAULT_PROFILES = ("", "embedded")
+
+
+def file_name(chapter: str, profile: str | None = None) -> str:
+    """The store file (without ``.jsonl``) of ``chapter``'s records computed under ``profile`` (default
+    ``$TLCORE_PROFILE``): the chapter's own name in the embedded tier, ``<chapter>@<profile>`` in any other."""
+    profile = os.environ.get(PROFILE_ENV, "") if profile is None else profile
+    return chapter if profile in DEFAULT_PROFILES else f"{chapter}{TIER_MARK}{profile}"
+
+
+def file_profile(file: str) -> tuple[str, str]:
+    """(chapter, profile) of a store file's name (without ``.jsonl``): the inverse of :func:`file_name`."""
+    chapter, _, profile = file.partition(TIER_MARK)
+    return chapter, profile or "embedded"
+
+
+@contextmanager
+def scratch_folders(names, prefix: str) -> Iterator[str]:
+    """For the block, each environment variable of ``names`` (e.g. :data:`CACHE_ENV_NAMES`) names a folder of its
+    own in one fresh temporary folder (yielded), removed afterwards; the variables are then as they were."""
+    saved = {name: os.environ.get(name) for name in names}
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        for name in saved:
+            os.environ[name] = os.path.join(scratch, name.lower())
+        try:
+            yield scratch
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

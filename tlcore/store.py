@@ -26,18 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# PROFILE_ENV and STORE_VERSION live in storage, where the result tables' stamps read them too.
-from .storage import (  # noqa: F401
-    CACHE_ENV,
-    PROFILE_ENV,
-    RESULTS_ENV,
-    STORE_VERSION,
-    _project_root,
-    atomic_path,
-    config_hash,
-    exclusive,
-    git_commit,
-)
+# PROFILE_ENV, STORE_VERSION and the tiers' file names live in storage, where the result tables' stamps read them too.
+from .storage import (CACHE_ENV, PROFILE_ENV, RESULTS_ENV, STORE_VERSION, _project_root, atomic_path,  # noqa: F401
+                      config_hash, exclusive, file_name, file_profile, git_commit, scratch_folders)
 
 STORE_ENV = "TLCORE_STORE"
 # Where everything computed is kept: the store, the model cache, the results folder (tables, fine-tuned weights).
@@ -74,7 +65,9 @@ def _machine() -> dict:
             "python": platform.python_version(),
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
             # The kernels torch picks (e.g. AVX2 or AVX512) change results bit for bit: verify compares like with like.
-            "cpu_capability": cpu_capability()}
+            "cpu_capability": cpu_capability(),
+            # A real-tier outcome names the GPU it was computed on ("" on a machine without one).
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""}
 
 
 def provenance(seconds: float) -> dict:
@@ -86,9 +79,16 @@ def provenance(seconds: float) -> dict:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
+STORE_ONLY_ENV = "TLCORE_STORE_ONLY"  # set: an outcome the store lacks is an error (MissingOutcome), not computed
+
+
+class MissingOutcome(LookupError):
+    """The store lacks an outcome and ``$TLCORE_STORE_ONLY`` forbids computing it (a tier read from the store)."""
+
+
 class Store:
     """The records under ``root`` (default :func:`store_dir`); new ones go to the file of ``chapter`` (default
-    ``$TLCORE_CHAPTER``, else ``shared``)."""
+    ``$TLCORE_CHAPTER``, else ``shared``) for the profile they are computed under (:func:`file_name`)."""
 
     def __init__(self, root: str | Path | None = None, *, chapter: str | None = None):
         self.root = Path(root) if root is not None else store_dir()
@@ -170,13 +170,16 @@ class Store:
         return frame.sort_values("file", ignore_index=True).round({"compute_hours": 2})
 
     # ------------------------------------------------------------------ writing
-    def put(self, key: str, kind: str, config: dict, value: Any, *, seconds: float = 0.0) -> dict:
-        """Store ``value`` under ``key`` (which must be the hash of ``config``) in this store's chapter file."""
+    def put(self, key: str, kind: str, config: dict, value: Any, *, seconds: float = 0.0,
+            origin: dict | None = None) -> dict:
+        """Store ``value`` under ``key`` (which must be the hash of ``config``) in this store's chapter file, with
+        provenance ``origin`` (where it was computed: a cluster's worker) or, by default, this process's."""
         if record_key(config) != key:
             raise ValueError(f"key {key} is not the hash of its configuration ({record_key(config)})")
-        record = {"key": key, "kind": kind, "config": config, "value": value, "provenance": provenance(seconds)}
+        record = {"key": key, "kind": kind, "config": config, "value": value,
+                  "provenance": origin if origin is not None else provenance(seconds)}
         line = json.dumps(record, sort_keys=True, separators=(",", ":"))  # fails before anything is written
-        path = self.root / f"{self.chapter}.jsonl"
+        path = self.root / f"{file_name(self.chapter, record['provenance'].get('profile', ''))}.jsonl"
         with exclusive(self.root / ".locks" / path.name):
             lines = {}
             if path.exists():
@@ -192,10 +195,13 @@ class Store:
         _log_read(key)
         return record
 
-    def prune(self, keep: set[str]) -> int:
-        """Remove every record whose key is not in ``keep`` (the keys a whole build read); returns how many."""
+    def prune(self, keep: set[str], *, profile: str = "embedded") -> int:
+        """Remove every record of tier ``profile``'s files whose key is not in ``keep`` (the keys a whole build of
+        that tier read; another tier's records are that tier's to prune); returns how many."""
         removed = 0
         for path in self.files():
+            if file_profile(path.stem)[1] != profile:
+                continue
             with exclusive(self.root / ".locks" / path.name):
                 lines = path.read_text().splitlines()
                 kept = [line for line in lines if _key_of(line) in keep]
@@ -215,6 +221,10 @@ class Store:
         """The value stored under ``key``, else ``compute()`` (under the key's lock), stored and returned."""
         record = self.get(key)
         if record is None:
+            if os.environ.get(STORE_ONLY_ENV):
+                raise MissingOutcome(f"the results store {self.root} lacks record {key} (kind {kind}, configuration "
+                                     f"{json.dumps(config, sort_keys=True)[:300]}) and ${STORE_ONLY_ENV} forbids "
+                                     "computing it")
             with self.lock(key):
                 record = self.get(key)
                 if record is None:
@@ -222,6 +232,27 @@ class Store:
                     value = compute()
                     record = self.put(key, kind, config, value, seconds=time.perf_counter() - start)
         return record["value"]
+
+
+def tier_files(root: str | Path, profile: str) -> dict[str, dict]:
+    """Chapter -> :func:`origin` of its records of tier ``profile`` under ``root``, for every chapter file of that
+    tier (:func:`file_name`)."""
+    found: dict[str, dict] = {}
+    for path in sorted(Path(root).glob("*.jsonl")):
+        chapter, tier = file_profile(path.stem)
+        if tier == profile:
+            found[chapter] = origin(_read_file(path)[0])
+    return found
+
+
+def origin(records: list[dict]) -> dict:
+    """Where ``records`` come from: how many, the GPUs (``"no GPU"`` for a CPU's), the first and last date, the
+    commits."""
+    origins = [record.get("provenance", {}) for record in records]
+    dates = sorted(origin.get("date", "")[:10] for origin in origins if origin.get("date"))
+    return {"records": len(records), "gpus": sorted({origin.get("gpu") or "no GPU" for origin in origins}),
+            "first": dates[0] if dates else "", "last": dates[-1] if dates else "",
+            "commits": sorted({origin.get("commit", "") for origin in origins} - {""})}
 
 
 READS_ENV = "TLCORE_STORE_READS"  # a folder: every key read or written is logged there (to prune what no build reads)

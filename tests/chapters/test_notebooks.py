@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import jupytext
@@ -119,7 +120,10 @@ def test_chapter_executes_through_the_real_tier_path(chapter, tmp_path, tmp_resu
 
     from tlcore import models
     from tlcore.claims.registry import VERDICTS
+    from tlcore.runs.verify import SPEC_KINDS
     from tlcore.store import Store
+    from tlcore.studies.plan import chapter_runs, signature
+    from tlcore.studies.profiles import get_profile
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("TLCORE_CHAPTER", chapter)
@@ -140,3 +144,7 @@ def test_chapter_executes_through_the_real_tier_path(chapter, tmp_path, tmp_resu
     archs = {c["arch"] for c in configs if "arch" in c}
     assert targets and all(t.startswith("standin_") for t in targets), targets
     assert not archs & set(models.ZOO), archs  # timm backbones only, never the embedded zoo
+    # The GPU plan (tlcore.studies.plan, README) counts exactly the runs the page asked for.
+    stored = Counter(signature(SPEC_KINDS[r["kind"]].from_config(r["config"]))
+                     for r in Store(tmp_results / "store").records() if r["kind"] in SPEC_KINDS)
+    assert Counter(signature(spec) for spec in chapter_runs(chapter[:2], get_profile("real_smoke"))) == stored

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from factories import damage_record, rekey_record
+from factories import damage_record, one_run_of_each_kind, rekey_record
 
 from tlcore.finetune import Protocol
 from tlcore.finetune.record import RunRecord
@@ -15,14 +15,9 @@ from tlcore.runs.spec import RunSpec, run, run_many
 from tlcore.runs.store import OutcomeStore, RunStore
 from tlcore.runs.transfer import TransferRun
 
-QUICK = Protocol(lr=0.05, steps=4, batch_size=16, eval_every=2)
-
-KINDS = {
-    "transfer": (transfer, TransferRun("glyphs_near", 2, False, "glyph_micro", QUICK, 0)),
-    "continual": (continual, ContinualRun("glyphs_near", 2, "finetune", "glyph_micro", QUICK, 0)),
-    "adaptation": (adaptation, AdaptationRun("glyphs_near", "glyphs_near_textured", 2, "source_only", 2,
-                                             "glyph_micro", True, QUICK, 0, hidden=16)),
-}
+KINDS = {kind: (module, one_run_of_each_kind()[kind]) for kind, module in
+         (("transfer", transfer), ("continual", continual), ("adaptation", adaptation))}
+QUICK = KINDS["transfer"][1].protocol
 
 
 def _diverged(outcome) -> str | None:

@@ -142,3 +142,13 @@ def test_only_records_of_this_machine_kind_are_drawn_and_the_others_are_counted(
     assert f"1 records were computed on this machine kind ({here})" in out
     assert f"the others (1 OTHER, 1 {verify.UNRECORDED}) were not drawn" in out
     assert "recomputed 1 records from nothing" in out
+
+
+def test_a_record_computed_on_a_gpu_is_of_that_gpus_kind_never_a_cpus():
+    assert verify.machine_kind({"provenance": {"gpu": "NVIDIA H200", "cpu_capability": "AVX512"}}) == "NVIDIA H200"
+    assert verify.machine_kind({"provenance": {"gpu": "", "cpu_capability": "AVX2"}}) == "AVX2"
+    assert verify.machine_kind({"provenance": {}}) == verify.UNRECORDED
+    import torch
+
+    assert verify.this_machine_kind() == (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+                                          else torch.backends.cpu.get_cpu_capability())

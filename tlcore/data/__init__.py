@@ -20,7 +20,7 @@ from .real import REAL, DatasetNotAvailable, RealImageDataset, load_folder, load
 TARGETS = ("glyphs_near", "glyphs_mid", "textures_far", "digits_real")
 SOURCE = "glyphs_source"
 
-__all__ = ["load", "list_datasets", "evaluation_view", "picture", "union", "ImageDataset", "RealImageDataset", "DatasetNotAvailable",
+__all__ = ["load", "num_classes", "list_datasets", "evaluation_view", "picture", "union", "ImageDataset", "RealImageDataset", "DatasetNotAvailable",
            "TARGETS", "SOURCE"]
 
 
@@ -42,6 +42,14 @@ def load(name: str, split: str = "train", n_per_class: int | None = None, seed: 
     if name.startswith("folder:"):
         return load_folder(name.removeprefix("folder:"), split, n_per_class, seed, **kwargs)
     raise KeyError(f"unknown dataset {name!r}; known: {', '.join([*EMBEDDED, *REAL])} or 'folder:PATH'")
+
+
+def num_classes(name: str) -> int:
+    """How many classes dataset ``name`` has: a real-tier dataset's from its spec (no download needed), an embedded
+    one's from its validation split."""
+    if name in REAL and REAL[name].classes:
+        return REAL[name].classes
+    return load(name, "val", seed=0).num_classes
 
 
 def evaluation_view(dataset):

@@ -22,6 +22,7 @@ class RealSpec:
     carve_test: int = 0
     image_size: int = 224  # the side a model sees (``load``'s default)
     standin: bool = False  # generated here (:mod:`tlcore.data.standins`): an ImageFolder per official part
+    classes: int = 0  # how many classes the dataset has (from the sources below), known without its files
 
     def official(self, split: str) -> bool:
         return self.splits.get(split) is not None
@@ -35,7 +36,8 @@ def _standin_spec(standin) -> "RealSpec":
     per_class = {split: standin.parts[part] for split, part in parts.items() if part in standin.parts}
     return RealSpec(standin.name, "ImageFolder", splits, per_class,
                     f"generated stand-in for {standin.stands_for} ({standin.classes} classes of coloured "
-                    f"{standin.content})", carve_val=4, image_size=64, standin=True)
+                    f"{standin.content})", carve_val=4, image_size=64, standin=True,
+                    classes=standin.classes)
 
 
 # Per-class counts, smallest class of each official split. Sources: torchvision's dataset docs (pytorch.org/vision,
@@ -63,31 +65,32 @@ REAL: dict[str, RealSpec] = {
     spec.name: spec
     for spec in (
         RealSpec("pets", "OxfordIIITPet", {"train": {"split": "trainval"}, "val": None, "test": {"split": "test"}},
-                 {"train": 93, "test": 88}, "Oxford-IIIT Pets, 37 breeds"),
+                 {"train": 93, "test": 88}, "Oxford-IIIT Pets, 37 breeds", classes=37),
         RealSpec("flowers102", "Flowers102",
                  {"train": {"split": "train"}, "val": {"split": "val"}, "test": {"split": "test"}},
-                 {"train": 10, "val": 10, "test": 20}, "Oxford 102 Flowers"),
+                 {"train": 10, "val": 10, "test": 20}, "Oxford 102 Flowers", classes=102),
         RealSpec("dtd", "DTD", {"train": {"split": "train", "partition": 1}, "val": {"split": "val", "partition": 1},
                                 "test": {"split": "test", "partition": 1}},
-                 {"train": 40, "val": 40, "test": 40}, "Describable Textures, 47 classes"),
+                 {"train": 40, "val": 40, "test": 40}, "Describable Textures, 47 classes", classes=47),
         RealSpec("stanford_cars", "StanfordCars", {"train": {"split": "train"}, "val": None, "test": {"split": "test"}},
-                 {"train": 24, "test": 24}, "Stanford Cars, 196 models"),
+                 {"train": 24, "test": 24}, "Stanford Cars, 196 models", classes=196),
         RealSpec("fgvc_aircraft", "FGVCAircraft",
                  {"train": {"split": "train"}, "val": {"split": "val"}, "test": {"split": "test"}},
-                 {"train": 33, "val": 33, "test": 33}, "FGVC Aircraft, 100 variants"),
+                 {"train": 33, "val": 33, "test": 33}, "FGVC Aircraft, 100 variants", classes=100),
         RealSpec("cifar10", "CIFAR10", {"train": {"train": True}, "val": None, "test": {"train": False}},
-                 {"train": 5000, "test": 1000}, "CIFAR-10"),
+                 {"train": 5000, "test": 1000}, "CIFAR-10", classes=10),
         RealSpec("cifar100", "CIFAR100", {"train": {"train": True}, "val": None, "test": {"train": False}},
-                 {"train": 500, "test": 100}, "CIFAR-100"),
+                 {"train": 500, "test": 100}, "CIFAR-100", classes=100),
         RealSpec("caltech101", "Caltech101", {"train": {}, "val": None, "test": None}, {"train": 31},
-                 "Caltech-101 (no official split: val and test carved by seed)", carve_test=20),
+                 "Caltech-101 (no official split: val and test carved by seed)", carve_test=20,
+                 classes=101),
         # Digit domains for domain adaptation (chapter 9): the same ten classes in three looks.
         RealSpec("mnist", "MNIST", {"train": {"train": True}, "val": None, "test": {"train": False}},
-                 {"train": 5421, "test": 892}, "MNIST handwritten digits (grey, 28 px)"),
+                 {"train": 5421, "test": 892}, "MNIST handwritten digits (grey, 28 px)", classes=10),
         RealSpec("usps", "USPS", {"train": {"train": True}, "val": None, "test": {"train": False}},
-                 {"train": 542, "test": 147}, "USPS handwritten digits (grey, 16 px)"),
+                 {"train": 542, "test": 147}, "USPS handwritten digits (grey, 16 px)", classes=10),
         RealSpec("svhn", "SVHN", {"train": {"split": "train"}, "val": None, "test": {"split": "test"}},
-                 {"train": 4659, "test": 1595}, "Street View House Numbers (colour photographs)"),
+                 {"train": 4659, "test": 1595}, "Street View House Numbers (colour photographs)", classes=10),
         *(_standin_spec(standin) for standin in STANDINS.values()),
     )
 }

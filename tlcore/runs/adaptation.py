@@ -13,7 +13,7 @@ from ..adaptation.dann import DANN
 from ..finetune.evaluation import evaluate
 from ..finetune.loop import fit
 from ..finetune.protocol import Protocol
-from .spec import RunSpec
+from .spec import RunSpec, made_up
 
 METHODS = ("source_only", "dann")
 
@@ -66,6 +66,9 @@ class AdaptationRun(RunSpec):
     def diverged(self, error: FloatingPointError) -> dict:
         nan = float("nan")
         return {"diverged": str(error), "val_accuracy": nan, "target_accuracy": nan, "source_accuracy": nan}
+
+    def placeholder(self) -> dict:
+        return {what: made_up(self, what) for what in ("val_accuracy", "target_accuracy", "source_accuracy")}
 
 
 def _train(spec: AdaptationRun) -> dict:

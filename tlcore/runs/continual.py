@@ -21,7 +21,7 @@ from ..finetune.loop import fit
 from ..finetune.protocol import Protocol
 from ..regularizers.lwf import LwF
 from ..regularizers.setups import prepare
-from .spec import RunSpec, run
+from .spec import RunSpec, made_up, run
 from .store import RunStore
 
 METHODS = ("finetune", "lwf", "l2sp", "progressive", "frozen")
@@ -97,6 +97,10 @@ class ContinualRun(RunSpec):
         nan = float("nan")
         return {"diverged": str(error), "val_accuracy": nan, "test_accuracy": nan,
                 "source_accuracy_before": _source_accuracy(self.arch), "source_accuracy": nan}
+
+    def placeholder(self) -> dict:
+        return {what: made_up(self, what) for what in ("val_accuracy", "test_accuracy", "source_accuracy_before",
+                                                       "source_accuracy")}
 
     @classmethod
     def tidy(cls, frame: pd.DataFrame) -> pd.DataFrame:

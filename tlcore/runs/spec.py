@@ -8,8 +8,11 @@ store key), what it contributes to a table (:meth:`RunSpec.summary`, :meth:`RunS
 """
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import fields
 from typing import Any
 
@@ -17,6 +20,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..finetune.protocol import Protocol
+from ..store import RESULTS_ENV, STORE_ENV, STORE_ONLY_ENV, config_hash, scratch_folders
+from .executors import RayExecutor, executor_from_env
 from .store import OutcomeStore, RunStore, record_key
 
 
@@ -56,6 +61,11 @@ class RunSpec(ABC):
     def diverged(self, error: FloatingPointError) -> Any:
         """The outcome stored for this run when its loss diverged with ``error`` (no accuracy)."""
 
+    def placeholder(self) -> Any:
+        """An outcome of this run's shape with made-up accuracies (:func:`made_up`), never trained: what
+        :func:`planning` gives a study so that it chooses, tabulates and asks for its next runs as it would."""
+        raise NotImplementedError(f"{type(self).__name__} has no placeholder outcome, so it cannot be planned")
+
     def store(self, runs: RunStore) -> OutcomeStore:
         """Where runs of this kind are kept, given the run store: by default its sibling outcome store."""
         return runs.outcomes
@@ -72,10 +82,38 @@ class RunSpec(ABC):
         return frame
 
 
+_planned: ContextVar[list | None] = ContextVar("tlcore_planned_runs", default=None)
+
+
+def made_up(spec: RunSpec, what: str) -> float:
+    """A made-up accuracy in [0.2, 0.8] for ``what`` of ``spec``, fixed by its key (a placeholder, never a result)."""
+    return 0.2 + 0.6 * int(config_hash({"key": spec.key(), "what": what}, 8), 16) / 16**8
+
+
+@contextmanager
+def planning() -> Iterator[list[RunSpec]]:
+    """Inside the block, every run asked for is listed (in the yielded list), not trained: it gets
+    :meth:`RunSpec.placeholder` in a scratch store and results folder (removed afterwards), so a study runs through
+    its grids, selections included, without data, weights or a GPU, and its run count and steps can be read
+    (:mod:`tlcore.studies.plan`). Runs are computed here even if ``$TLCORE_EXECUTOR`` names a cluster."""
+    listed: list[RunSpec] = []
+    with scratch_folders((STORE_ENV, RESULTS_ENV), "tlcore-plan-"):
+        token = _planned.set(listed)
+        try:
+            yield listed
+        finally:
+            _planned.reset(token)
+
+
 def outcome(spec: RunSpec, *, progress: bool = False) -> Any:
     """``spec`` trained: its outcome, or, if its loss diverged, :meth:`RunSpec.diverged`. The one place where
     divergence is caught: a learning rate too high for a start is a result of a sweep, not a crash of the chapter;
-    the run is stored as diverged (no accuracy), so validation-based selection passes over it."""
+    the run is stored as diverged (no accuracy), so validation-based selection passes over it. While
+    :func:`planning`, the run is listed and its placeholder returned instead."""
+    listed = _planned.get()
+    if listed is not None:
+        listed.append(spec)
+        return spec.placeholder()
     try:
         return spec.compute(progress=progress)
     except FloatingPointError as error:
@@ -86,20 +124,41 @@ def run(spec: RunSpec, *, store: RunStore | None = None, progress: bool = False)
     """The outcome of ``spec`` (a run record for a transfer run, a dict of numbers for the others): read from the
     store if this exact run was done before, else trained (a diverged run included) and stored. ``store`` is the run
     store (default: the committed results store); outcome dicts are kept in :attr:`RunStore.outcomes`."""
+    if _planned.get() is not None:
+        store = None  # a placeholder only ever goes to planning's scratch store, never to one a caller names
     where = spec.store(store if store is not None else RunStore())
     return where.computed(spec.key(), lambda: outcome(spec, progress=progress), config=spec.config(),
                           kind=type(spec).__name__)
 
 
 def run_many(specs: Iterable[RunSpec], *, store: RunStore | None = None, progress: bool = True,
-             curves: bool = False) -> pd.DataFrame:
+             curves: bool = False, executor: RayExecutor | None = None) -> pd.DataFrame:
     """Run (or fetch) every spec, of any kind; one tidy row per run (its summary and outcome), or with
-    ``curves=True`` one row per validation point (transfer runs)."""
+    ``curves=True`` one row per validation point (transfer runs). The runs the store lacks are computed here, one
+    after another, or by ``executor`` (default: the one ``$TLCORE_EXECUTOR`` names, :mod:`tlcore.runs.executors`)."""
     specs = list(specs)
+    runs = store if store is not None else RunStore()
+    executor = executor if executor is not None else executor_from_env()
+    if executor is not None and _planned.get() is None and not os.environ.get(STORE_ONLY_ENV):
+        for done in executor.compute(missing(specs, runs), progress=progress):
+            where, key = done.spec.store(runs), done.spec.key()
+            if where.get(key) is None:  # another chapter may have stored it meanwhile
+                where.put(key, done.value, config=done.spec.config(), kind=type(done.spec).__name__,
+                          provenance=done.provenance)
     rows = []
     for spec in tqdm(specs, disable=not progress, desc="runs", mininterval=2.0):
-        rows.extend(spec.rows(run(spec, store=store), curves=curves))
+        rows.extend(spec.rows(run(spec, store=runs), curves=curves))
     frame = pd.DataFrame(rows)
     for kind in dict.fromkeys(type(spec) for spec in specs):
         frame = kind.tidy(frame)
     return frame
+
+
+def missing(specs: Iterable[RunSpec], store: RunStore) -> list[RunSpec]:
+    """The specs whose outcome ``store`` lacks, each key once, in the order given."""
+    found: dict[str, RunSpec] = {}
+    for spec in specs:
+        key = spec.key()
+        if key not in found and spec.store(store).get(key) is None:
+            found[key] = spec
+    return list(found.values())

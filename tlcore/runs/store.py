@@ -52,12 +52,15 @@ class OutcomeStore:
         except (KeyError, TypeError, ValueError):
             return None
 
-    def put(self, key: str, value: Any, *, config: dict | None = None, kind: str | None = None) -> None:
-        """Store ``value`` under ``key``, the hash of ``config`` (default: the configuration ``value`` records)."""
+    def put(self, key: str, value: Any, *, config: dict | None = None, kind: str | None = None,
+            provenance: dict | None = None) -> None:
+        """Store ``value`` under ``key``, the hash of ``config`` (default: the configuration ``value`` records),
+        with ``provenance`` (default: this process's, :func:`tlcore.store.provenance`; an executor passes the
+        worker's)."""
         config = config if config is not None else self._config_of(value)
         if config is None:
             raise ValueError(f"{type(self).__name__}.put needs the configuration that key {key} was hashed from")
-        self.store.put(key, kind or self.kinds[-1], config, self._encode(value))
+        self.store.put(key, kind or self.kinds[-1], config, self._encode(value), origin=provenance)
 
     def _config_of(self, value: Any) -> dict | None:
         """The configuration a stored value records of itself, None if it records none."""

@@ -15,7 +15,7 @@ from ..finetune.protocol import Protocol
 from ..finetune.record import RunRecord
 from ..regularizers.setups import DEFAULT_WEIGHTS, prepare
 from ..storage import atomic_path, file_sha256, results_dir, write_json_atomic
-from .spec import RunSpec, run, run_many  # noqa: F401  (run and run_many serve every kind; kept importable here)
+from .spec import RunSpec, made_up, run, run_many  # noqa: F401  (run and run_many serve every kind; kept importable here)
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,11 @@ class TransferRun(RunSpec):
 
     def diverged(self, error: FloatingPointError) -> RunRecord:
         return RunRecord(config={**self.config(), "diverged": str(error)})
+
+    def placeholder(self) -> RunRecord:
+        val = made_up(self, "val")
+        return RunRecord(config=self.config(), history=[{"step": self.protocol.steps, "val_accuracy": val}],
+                         best_step=self.protocol.steps, val_accuracy=val, test_accuracy=made_up(self, "test"))
 
     def store(self, runs: RunStore) -> RunStore:
         return runs  # transfer runs are run records

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +28,7 @@ from ..models.provenance import KIND as ZOO_KIND
 from ..models.provenance import entry_from_config
 from ..models.zoo import ZOO_VERSION, load_source_model
 from ..remembered import recompute_call, remembered_function
-from ..store import CACHE_ENV_NAMES, STORE_VERSION, Store, cpu_capability
+from ..store import CACHE_ENV_NAMES, STORE_VERSION, Store, cpu_capability, scratch_folders
 from .adaptation import AdaptationRun
 from .continual import ContinualRun
 from .spec import RunSpec, outcome
@@ -93,12 +91,21 @@ def differences(stored: Any, fresh: Any, *, tolerance: float = TOLERANCE, where:
 
 
 UNRECORDED = "unrecorded"
-this_machine_kind = cpu_capability  # the kind records computed here name in their provenance
+
+
+def this_machine_kind() -> str:
+    """The kind records computed here name in their provenance: the GPU's name where torch has one (a real-tier
+    record is reproduced on that GPU, never on a CPU), else the CPU capability."""
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_capability()
 
 
 def machine_kind(record: dict) -> str:
-    """The CPU capability ``record`` was computed with, :data:`UNRECORDED` for records older than that field."""
-    return record.get("provenance", {}).get("cpu_capability") or UNRECORDED
+    """The GPU ``record`` was computed on, else the CPU capability; :data:`UNRECORDED` for records older than
+    that field."""
+    origin = record.get("provenance", {})
+    return origin.get("gpu") or origin.get("cpu_capability") or UNRECORDED
 
 
 def machine_kinds(store: Store) -> Counter:
@@ -132,21 +139,13 @@ def from_nothing() -> Iterator[str]:
     recomputed number would differ in its last digits and a zoo model pretrained from nothing would drift further."""
     import torch
 
-    saved = {name: os.environ.get(name) for name in CACHE_ENV_NAMES}
     threads = torch.get_num_threads()
-    with tempfile.TemporaryDirectory(prefix="tlcore-verify-") as scratch:
-        for name in CACHE_ENV_NAMES:
-            os.environ[name] = os.path.join(scratch, name.lower())
+    with scratch_folders(CACHE_ENV_NAMES, "tlcore-verify-") as scratch:
         torch.set_num_threads(1)
         try:
             yield scratch
         finally:
             torch.set_num_threads(threads)
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def verify(store: Store, n: int, *, seed: int | None = None, tolerance: float = TOLERANCE, progress: bool = True,

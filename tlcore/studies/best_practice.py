@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from ..advisor import QUADRANTS, RECIPES, advise, measure_similarity
+from ..advisor import QUADRANTS, RECIPES, Advice, advise, measure_similarity
 from ..finetune.protocol import Protocol
 from ..results.selection import select_on_validation
 from ..runs.transfer import TransferRun, run_many
@@ -73,8 +73,6 @@ def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
     ``leaderboard`` (one row per cell, recipe and seed: rival, recipe, label, init, regularizer, lr, steps, seed,
     val_accuracy, test_accuracy, target, n_per_class, quadrant, ``advised``).
     """
-    base = protocol_for(profile, profile.lr_grid["pretrained"][0])
-    grid = profile.lr_grid["pretrained"]
     similarity = {
         t: measure_similarity(profile.arch, t, seeds=profile.seeds)
         for t in dict.fromkeys(t for t, _ in profile.advice.cells)
@@ -82,12 +80,7 @@ def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
     cells, advised_runs, boards = [], [], []
     for target, n in profile.advice.cells:
         advice = advise(profile.arch, target, n_per_class=n, similarity=similarity[target], seeds=profile.seeds)
-        candidates = {f"{quadrant} recipe": dataclasses.replace(advice, quadrant=quadrant, recipe=RECIPES[quadrant])
-                      .candidate_runs(base, grid, profile.seeds[0], n_per_class=n) for quadrant in QUADRANTS}
-        candidates["plain fine-tuning"] = [TransferRun(target, n, True, profile.arch, base.with_(lr=lr),
-                                                       profile.seeds[0]) for lr in grid]
-        candidates["scratch"] = [TransferRun(target, n, False, profile.arch, base.with_(lr=lr), profile.seeds[0])
-                                 for lr in profile.lr_grid["scratch"]]
+        candidates = rival_candidates(profile, advice, n)
         advised_name = f"{advice.quadrant} recipe"
         boards_of_rivals = []
         for name in RIVALS:
@@ -106,6 +99,20 @@ def evaluate_advice(profile, *, progress: bool = True) -> dict[str, pd.DataFrame
         "advised_runs": pd.concat(advised_runs, ignore_index=True),
         "leaderboard": pd.concat(boards, ignore_index=True),
     }
+
+
+def rival_candidates(profile, advice: Advice, n: int) -> dict[str, list[TransferRun]]:
+    """Every rival of :data:`RIVALS` in ``advice``'s cell (its target, ``n`` per class): the candidate runs, one
+    per learning rate of its half of the grid (see :func:`evaluate_advice`), at the first seed."""
+    base = protocol_for(profile, profile.lr_grid["pretrained"][0])
+    grid, target, seed = profile.lr_grid["pretrained"], advice.target, profile.seeds[0]
+    candidates = {f"{quadrant} recipe": dataclasses.replace(advice, quadrant=quadrant, recipe=RECIPES[quadrant])
+                  .candidate_runs(base, grid, seed, n_per_class=n) for quadrant in QUADRANTS}
+    candidates["plain fine-tuning"] = [TransferRun(target, n, True, profile.arch, base.with_(lr=lr), seed)
+                                       for lr in grid]
+    candidates["scratch"] = [TransferRun(target, n, False, profile.arch, base.with_(lr=lr), seed)
+                             for lr in profile.lr_grid["scratch"]]
+    return candidates
 
 
 def realise(candidates: list[TransferRun], seeds, *, progress: bool = True) -> pd.DataFrame:

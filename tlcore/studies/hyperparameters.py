@@ -33,7 +33,7 @@ def grid_protocol(profile, lr: float, momentum: float) -> Protocol:
 
 
 def chance_level(target: str) -> float:
-    return 1.0 / data.load(target, "val", seed=0).num_classes
+    return 1.0 / data.num_classes(target)
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,7 +89,7 @@ def mixup_schedule(profile) -> dict[int, int]:
     sizes = profile.hp.mixup_sizes or profile.sizes
     if profile.hp.mixup_epochs is None:
         return {n: profile.steps for n in sizes}
-    classes = data.load(profile.hp.mixup_target, "train", min(sizes), seed=profile.seeds[0]).num_classes
+    classes = data.num_classes(profile.hp.mixup_target)
     return {n: max(profile.steps, math.ceil(profile.hp.mixup_epochs * n * classes / profile.batch_size))
             for n in sizes}
 
@@ -112,8 +112,9 @@ def mixup_study(profile, *, progress: bool = True) -> pd.DataFrame:
 
 def bit_default(profile) -> Protocol:
     """The BiT-HyperRule protocol for ``bit_target`` at ``bit_size`` images per class, at ``bit_scale``."""
-    train = data.load(profile.hp.bit_target, "train", profile.hp.bit_size, seed=profile.seeds[0])
-    return bit_hyperrule(len(train), scale=profile.hp.bit_scale, batch_size=profile.batch_size)
+    # The training split has bit_size images of every class (the profile's sizes exist in its targets).
+    images = profile.hp.bit_size * data.num_classes(profile.hp.bit_target)
+    return bit_hyperrule(images, scale=profile.hp.bit_scale, batch_size=profile.batch_size)
 
 
 def bit_recipe_study(profile, *, progress: bool = True) -> pd.DataFrame:
@@ -163,15 +164,7 @@ def probe_gap_study(profile, similarity: pd.DataFrame, *, progress: bool = True)
         raise ValueError(
             f"the probes must be at hp.sizes[0]={n} images per class, got {sorted(set(similarity.n_per_class))}"
         )
-    protocol = protocol_for(profile, profile.hp.quick_lr).with_(steps=profile.hp.quick_steps)
-    quick = run_many(
-        [
-            TransferRun(target, n, True, profile.arch, protocol, seed)
-            for target in profile.targets
-            for seed in profile.seeds
-        ],
-        progress=progress,
-    )
+    quick = run_many(quick_runs(profile), progress=progress)
     quick = quick[["target", "seed", "n_per_class", "val_accuracy"]].rename(columns={"val_accuracy": "quick_ft"})
     out = quick.merge(
         similarity[["target", "seed", "probe_pretrained"]].rename(columns={"probe_pretrained": "probe"}),
@@ -180,3 +173,11 @@ def probe_gap_study(profile, similarity: pd.DataFrame, *, progress: bool = True)
     )
     out["gap"] = out["quick_ft"] - out["probe"]
     return out
+
+
+def quick_runs(profile) -> list[TransferRun]:
+    """:func:`probe_gap_study`'s quick fine-tunes: ``hp.quick_lr`` for ``hp.quick_steps`` steps at ``hp.sizes[0]``
+    per class, every target and seed."""
+    protocol = protocol_for(profile, profile.hp.quick_lr).with_(steps=profile.hp.quick_steps)
+    return [TransferRun(target, profile.hp.sizes[0], True, profile.arch, protocol, seed)
+            for target in profile.targets for seed in profile.seeds]

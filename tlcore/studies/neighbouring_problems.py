@@ -83,14 +83,7 @@ def few_shot_study(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]
     fine-tuning the pretrained source model (chapter 1's protocol and tuned learning rate, so k in ``profile.sizes``
     shares its runs) against the nearest-prototype classifier on the frozen source features, on the same k images per
     class, every seed. Returns ``runs``: target, k, method ("finetune" | "prototype"), seed, test_accuracy."""
-    lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
-    specs = [
-        TransferRun(target, k, True, profile.arch, protocol_for(profile, lr_of[target, "pretrained"]), seed)
-        for target in profile.neighbours.few_shot_targets
-        for k in profile.neighbours.few_shot_k
-        for seed in profile.seeds
-    ]
-    tuned = run_many(specs, progress=progress).assign(method="finetune")
+    tuned = run_many(few_shot_runs(profile, progress=progress), progress=progress).assign(method="finetune")
     prototypes = prototype_runs(profile.arch, list(profile.neighbours.few_shot_targets),
                                 list(profile.neighbours.few_shot_k), list(profile.seeds))
     columns = ["target", "n_per_class", "seed", "method", "test_accuracy"]
@@ -111,3 +104,13 @@ def prototype_runs(arch: str, targets: list[str], shots: list[int], seeds: list[
          "test_accuracy": prototype_accuracy(source, data.load(target, "train", k, seed=seed),
                                              data.load(target, "test", seed=seed))}
         for target in targets for k in shots for seed in seeds])
+
+
+def few_shot_runs(profile, *, progress: bool = True) -> list[TransferRun]:
+    """:func:`few_shot_study`'s fine-tuning runs: every few-shot target, k and seed at chapter 1's tuned pretrained
+    learning rate (the tuning runs are computed, or read, here)."""
+    lr_of = _lr_lookup(tuned_learning_rates(profile, progress=progress))
+    return [TransferRun(target, k, True, profile.arch, protocol_for(profile, lr_of[target, "pretrained"]), seed)
+            for target in profile.neighbours.few_shot_targets
+            for k in profile.neighbours.few_shot_k
+            for seed in profile.seeds]

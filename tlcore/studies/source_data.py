@@ -76,9 +76,7 @@ def published_weights_study(profile, *, progress: bool = True) -> dict[str, pd.D
     ``profile.source_data.targets``, fine-tuned and probed as :func:`source_data_study` does. The tables of the
     comparisons published weights cannot make (``emd``, ``datl_weights``, ``matched``) say why instead
     (:data:`tlcore.models.timm_source_data.GAPS`), and their claims read *not tested*."""
-    roles = pd.DataFrame([(claim, target, arm, model) for target in profile.source_data.targets
-                          for claim, arm, model in profile.source_data.arms],
-                         columns=["claim", "target", "arm", "model"])
+    roles = published_roles(profile)
     pairs = roles[["model", "target"]].drop_duplicates()
     sources = source_data_frame(list(pairs.model.unique()))
     selfsup = roles[(roles.claim == "S5") & (roles.arm == "selfsup_related")]
@@ -88,13 +86,23 @@ def published_weights_study(profile, *, progress: bool = True) -> dict[str, pd.D
             "sources": sources}
 
 
+def published_roles(profile) -> pd.DataFrame:
+    """Every (claim, target, arm, model) of ``profile.source_data.arms`` on every target (the real tier's roles)."""
+    return pd.DataFrame([(claim, target, arm, model) for target in profile.source_data.targets
+                         for claim, arm, model in profile.source_data.arms], columns=["claim", "target", "arm", "model"])
+
+
+def fine_tune_runs(profile, pairs: pd.DataFrame) -> list:
+    """Every (model, target) of ``pairs`` fine-tuned at the ranking protocol, every seed."""
+    return [ranking_run(profile, row.target, row.model, seed) for row in pairs.itertuples() for seed in profile.seeds]
+
+
 def fine_tune_and_probe(profile, pairs: pd.DataFrame, source_of, *, progress: bool = True) -> pd.DataFrame:
     """Every (model, target) of ``pairs`` fine-tuned at the ranking protocol and linear-probed, every seed: model,
     source (``source_of(model)``), target, seed, pretrain_seed, finetune_accuracy, val_accuracy, probe_accuracy."""
     from ..analysis.probes import probe_frame
 
-    specs = [ranking_run(profile, row.target, row.model, seed) for row in pairs.itertuples() for seed in profile.seeds]
-    runs = run_many(specs, progress=progress).rename(columns={"arch": "model", "test_accuracy": "finetune_accuracy"})
+    runs = run_many(fine_tune_runs(profile, pairs), progress=progress).rename(columns={"arch": "model", "test_accuracy": "finetune_accuracy"})
     probes = [probe_frame([model_name], list(pairs[pairs.model == model_name].target),
                           n_per_class=profile.ranking.size, seeds=list(profile.seeds),
                           per_seed_pretraining=profile.ranking.per_seed_pretraining)

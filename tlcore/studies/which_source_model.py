@@ -27,7 +27,7 @@ def source_model_study(profile, *, progress: bool = True) -> dict[str, pd.DataFr
     and ``sources`` their mean."""
     from ..analysis.probes import probe_frame
 
-    finetuned_names = list(dict.fromkeys([*profile.ranking.candidates, *profile.source_choice.finetuned]))
+    finetuned_names = finetuned_models(profile)
     roles = dict(profile.source_choice.roles)
     if all(name in TIMM_SOURCES for name in roles.values()):  # the real tier: published weights, one pretraining
         sources = timm_source_frame(list(roles.values())).assign(role=list(roles))
@@ -45,6 +45,11 @@ def source_model_study(profile, *, progress: bool = True) -> dict[str, pd.DataFr
     probes = probe_frame(list(sources["model"]), profile.targets, n_per_class=profile.ranking.size, seeds=profile.seeds,
                          per_seed_pretraining=profile.ranking.per_seed_pretraining)
     return {"sources": sources, "probes": probes, "finetuned": finetuned, "pretrainings": pretrainings}
+
+
+def finetuned_models(profile) -> list[str]:
+    """The models chapter 3 fine-tunes: chapter 4's candidates, then ``profile.source_choice.finetuned``."""
+    return list(dict.fromkeys([*profile.ranking.candidates, *profile.source_choice.finetuned]))
 
 
 def pretraining_frame(names, pretrain_seeds=(0,)) -> pd.DataFrame:
