@@ -86,7 +86,7 @@ glue("hp_small", min(setup.hp.sizes))
 glue("hp_large", max(setup.hp.sizes))
 # the probe gain (descriptive) and the image-statistics similarity the claims use as x-axis
 similarity = with_image_similarity(
-    probe_similarity(setup.arch, setup.targets, n_per_class=setup.hp.sizes[0], seeds=setup.seeds))
+    probe_similarity(setup.arch, hp.grid_targets(setup), n_per_class=setup.hp.sizes[0], seeds=setup.seeds))
 save_table(similarity, hp.TABLES["similarity"])
 order = similarity_order(similarity)
 similarity.groupby("target")["similarity"].mean().reindex(order).round(3)

@@ -10,6 +10,7 @@ import tlcore
 from tlcore.analysis.grids import (effective_learning_rate, grid_spread, optimum, rank_correlation, score_diverged,
     seed_resamples, weighted_seed_mean)
 from tlcore.claims import hyperparameters as rules
+from tlcore.runs.spec import planning
 from tlcore.runs.transfer import TransferRun
 from tlcore.studies import hyperparameters as hp
 from tlcore.studies.common import protocol_for
@@ -95,6 +96,19 @@ def test_short_schedule_and_mixup_off_runs_are_the_grid_and_chapter_one_runs():
     chapter_one = TransferRun("glyphs_mid", 20, True, profile.arch, protocol_for(profile, 0.1), 1)
     mixup_off = TransferRun("glyphs_mid", 20, True, profile.arch, protocol_for(profile, 0.1).with_(mixup_alpha=0.0), 1)
     assert chapter_one.key() == mixup_off.key()
+
+
+def test_extra_targets_join_the_grid_and_the_quick_fine_tunes_once():
+    profile = tlcore.studies.profiles.get_profile("embedded").with_(
+        seeds=(0,), hp={"extra_targets": ("digits_fonts", "glyphs_near")})
+    assert hp.grid_targets(profile) == profile.targets + ("digits_fonts",)  # a profile target is not added twice
+    with planning():
+        grid = hp.lr_momentum_grid(profile, progress=False)
+    cells = len(profile.hp.lrs) * len(profile.hp.momenta)
+    sizes = {t: len(profile.hp.sizes) if t in profile.hp.large_targets else 1 for t in hp.grid_targets(profile)}
+    assert len(grid) == cells * sum(sizes.values())
+    assert set(grid.target) == set(hp.grid_targets(profile))
+    assert [run.target for run in hp.quick_runs(profile)] == list(hp.grid_targets(profile))
 
 
 def test_bit_default_follows_the_rule_at_the_profile_scale():

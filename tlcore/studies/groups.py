@@ -70,6 +70,9 @@ class HyperParameters:
     steps: int = 100
     sizes: tuple[int, ...] = (5, 100)
     large_targets: tuple[str, ...] = ("glyphs_near", "textures_far")
+    # Targets the grid (and H1's and M3's similarity and probe gap) adds to the profile's: rank correlations across
+    # four targets move in steps of 0.2, so H1 and M3 need more of them than the other chapters do.
+    extra_targets: tuple[str, ...] = ()
     # H3's short and long schedules (steps); None: ``steps`` (the grid's) against the profile's ``steps``.
     schedule_steps: tuple[int, ...] | None = None
     quick_lr: float = 0.01

@@ -43,13 +43,19 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def grid_targets(profile) -> tuple[str, ...]:
+    """The targets of the learning-rate x momentum grid, of H1's similarity and of M3's probe gap: the profile's
+    and ``hp.extra_targets``."""
+    return tuple(dict.fromkeys(profile.targets + profile.hp.extra_targets))
+
+
 def lr_momentum_grid(profile, *, progress: bool = True) -> pd.DataFrame:
-    """Fine-tune on every target at ``hp.sizes[0]`` (and at every hp size on ``hp.large_targets``) for each
+    """Fine-tune on every :func:`grid_targets` target at ``hp.sizes[0]`` (and at every hp size on ``hp.large_targets``) for each
     (lr, momentum) in ``hp_lrs`` x ``hp_momenta``, every seed, ``hp_steps`` steps. One row per run, with the
     ``effective_lr``, whether it ``diverged`` and the target's ``chance`` accuracy."""
     specs = [
         TransferRun(target, n, True, profile.arch, grid_protocol(profile, lr, momentum), seed)
-        for target in profile.targets
+        for target in grid_targets(profile)
         for n in (profile.hp.sizes if target in profile.hp.large_targets else profile.hp.sizes[:1])
         for lr in profile.hp.lrs
         for momentum in profile.hp.momenta
@@ -177,7 +183,7 @@ def probe_gap_study(profile, similarity: pd.DataFrame, *, progress: bool = True)
 
 def quick_runs(profile) -> list[TransferRun]:
     """:func:`probe_gap_study`'s quick fine-tunes: ``hp.quick_lr`` for ``hp.quick_steps`` steps at ``hp.sizes[0]``
-    per class, every target and seed."""
+    per class, every :func:`grid_targets` target and seed."""
     protocol = protocol_for(profile, profile.hp.quick_lr).with_(steps=profile.hp.quick_steps)
     return [TransferRun(target, profile.hp.sizes[0], True, profile.arch, protocol, seed)
-            for target in profile.targets for seed in profile.seeds]
+            for target in grid_targets(profile) for seed in profile.seeds]
