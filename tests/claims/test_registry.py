@@ -83,14 +83,15 @@ def test_a_claim_whose_tables_are_stale_is_not_judged(tmp_results, monkeypatch):
     assert claims.verdict("X1").verdict == "supported"
 
 
-def make_tables(gain, similarity=None, steps=None):
-    """Synthetic chapter-1 tables: gain(target, n) in accuracy, and step counts for the convergence rule."""
+def make_tables(gain, similarity=None, steps=None, extra_sizes=None):
+    """Synthetic chapter-1 tables: gain(target, n) in accuracy, and step counts for the convergence rule;
+    ``extra_sizes`` (target -> sizes) adds sizes on some targets, as chapter 1's ``transfer.extra_sizes`` does."""
     targets = ["near", "mid", "far", "real"]
     similarity = similarity or {"near": 0.8, "mid": 0.6, "far": 0.2, "real": 0.3}
     rows, curves = [], []
     rng = np.random.default_rng(0)
     for t in targets:
-        for n in (5, 20, 100):
+        for n in (5, 20, 100) + (extra_sizes or {}).get(t, ()):
             for seed in range(3):
                 base = 0.5 + 0.004 * n
                 noise = rng.normal(0, 0.002)
@@ -130,6 +131,22 @@ def test_t7_reads_negative_transfer_where_the_survey_predicts_it():
     assert result.verdict == "not supported" and result.key_number < 0
     elsewhere = make_tables(lambda t, n: -0.05 if (t == "near" and n == 5) else 0.05)
     assert claims.CLAIMS["T7"].rule(elsewhere).verdict == "mixed"
+
+
+def test_t7_and_t1_read_each_target_at_its_own_largest_size():
+    # far also runs at 500 per class: the predicted quadrant is far at 500 and real at 100, not far alone
+    only_far_500 = make_tables(lambda t, n: -0.05 if (t, n) == ("far", 500) else 0.05, extra_sizes={"far": (500,)})
+    result = claims.CLAIMS["T7"].rule(only_far_500)
+    assert result.verdict == "supported" and "at 100/500/class" in result.detail
+    assert transfer.PRIMARY["T7"].differences(only_far_500) == pytest.approx([0.0] * 3, abs=0.5)  # (+5 - 5) / 2
+    real_100 = make_tables(lambda t, n: -0.05 if (t, n) in {("far", 500), ("real", 100)} else 0.05,
+                           extra_sizes={"far": (500,)})
+    assert transfer.PRIMARY["T7"].differences(real_100) == pytest.approx([5.0] * 3, abs=0.5)
+    # T1's size trend: far's gain shrinks only to 500, where the other targets stop at 100
+    shrinking_at_500 = make_tables(lambda t, n: 0.2 / np.sqrt(n) if t != "far" else (0.0 if n == 500 else 0.3),
+                                   extra_sizes={"far": (500,)})
+    result = claims.CLAIMS["T1"].rule(shrinking_at_500)
+    assert "textures_far" in result.numbers["shrinking_targets"] and "each target's largest size" in result.detail
 
 
 def test_t8_compares_steps_to_a_fixed_accuracy():

@@ -198,6 +198,10 @@ def profile_violations(profile) -> list[str]:
                     isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str) and type(c[1]) is int
                     for c in value):
                 cells = list(value)  # (target, size) cells such as advice_cells
+            elif isinstance(value, tuple) and value and all(
+                    isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], tuple)
+                    and all(type(n) is int for n in c[1]) for c in value):
+                cells = [(target, n) for target, ns in value for n in ns]  # (target, sizes) such as extra_sizes
             else:
                 continue
             for target, size in cells:
@@ -214,6 +218,10 @@ def test_the_violation_finder_walks_groups_and_cells():
     assert profile_violations(fake) == ["cells: pets has 83 per class, asked 90",
                                         "reinit.size: flowers102 has 10 per class, asked 11",
                                         "sizes: dtd has 40 per class, asked 45"]
+    Transfer = dataclasses.make_dataclass("Transfer", [("extra_sizes", tuple)])
+    Wider = dataclasses.make_dataclass("Wider", [("targets", tuple), ("sizes", tuple), ("transfer", Transfer)])
+    wider = Wider(("dtd",), (5,), Transfer((("dtd", (30, 45)), ("glyphs_near", (500,)))))
+    assert profile_violations(wider) == ["transfer.extra_sizes: dtd has 40 per class, asked 45"]
 
 
 @pytest.mark.parametrize("name", ["real", "real_smoke"])

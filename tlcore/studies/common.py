@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from .. import data
 from ..finetune.protocol import Protocol
 from ..results.selection import select_on_validation
 from ..runs.transfer import TransferRun, run_many
@@ -12,6 +15,15 @@ from ..runs.transfer import TransferRun, run_many
 def protocol_for(profile, lr: float) -> Protocol:
     """The chapter-wide fine-tuning protocol of ``profile`` at learning rate ``lr``."""
     return Protocol(lr=lr, steps=profile.steps, batch_size=profile.batch_size, eval_every=profile.eval_every)
+
+
+def epoch_steps(profile, target: str, n_per_class: int, epochs: float | None) -> int:
+    """Steps for about ``epochs`` passes over ``n_per_class`` images of each of ``target``'s classes at the profile's
+    batch size, never fewer than the profile's steps (a small target still gets the chapter-wide schedule); the
+    profile's steps when ``epochs`` is None."""
+    if epochs is None:
+        return profile.steps
+    return max(profile.steps, math.ceil(epochs * n_per_class * data.num_classes(target) / profile.batch_size))
 
 
 def tuned_learning_rates(profile, *, targets=None, progress: bool = True) -> pd.DataFrame:

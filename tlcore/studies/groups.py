@@ -5,6 +5,16 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Transfer:
+    """Chapter 1: pretrained against scratch at the profile's sizes and, on some targets, ``extra_sizes`` (target ->
+    sizes added there), each run for about ``epochs`` passes over its training split and never fewer than the
+    profile's steps (None: the profile's steps at every size)."""
+
+    epochs: float | None = None
+    extra_sizes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Ranking:
     """Chapters 3, 4 and 7: one fine-tuning protocol for every candidate source model (so their runs are shared).
     ``per_seed_pretraining``: fine-tuning (and probe, and score) seed s starts from the zoo model pretrained with

@@ -5,8 +5,6 @@ source model, so runs equal to chapter 1's (same protocol) come from the store.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from .. import data
@@ -14,7 +12,7 @@ from ..analysis.grids import effective_learning_rate
 from ..finetune.protocol import Protocol
 from ..finetune.recipes import BIT_LR, bit_hyperrule
 from ..runs.transfer import TransferRun, run_many
-from .common import _lr_lookup, protocol_for, tuned_learning_rates
+from .common import _lr_lookup, epoch_steps, protocol_for, tuned_learning_rates
 
 # The result tables this chapter saves (key: table name); the claims of the same name read them.
 TABLES = {
@@ -92,12 +90,8 @@ def schedule_lengths(profile) -> list[int]:
 def mixup_schedule(profile) -> dict[int, int]:
     """H4's steps at each of its sizes (:class:`~tlcore.studies.groups.HyperParameters` ``mixup_sizes`` and
     ``mixup_epochs``): about ``mixup_epochs`` passes over the training split, never fewer than the profile's steps."""
-    sizes = profile.hp.mixup_sizes or profile.sizes
-    if profile.hp.mixup_epochs is None:
-        return {n: profile.steps for n in sizes}
-    classes = data.num_classes(profile.hp.mixup_target)
-    return {n: max(profile.steps, math.ceil(profile.hp.mixup_epochs * n * classes / profile.batch_size))
-            for n in sizes}
+    return {n: epoch_steps(profile, profile.hp.mixup_target, n, profile.hp.mixup_epochs)
+            for n in profile.hp.mixup_sizes or profile.sizes}
 
 
 def mixup_study(profile, *, progress: bool = True) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from ..models.timm_source_data import ARMS as SOURCE_ARMS
 from ..models.timm_source_data import SMOKE_ARMS as SMOKE_SOURCE_ARMS
 from ..models.timm_sources import BASELINES, ROLES, SMOKE_ROLES
 from .groups import (Advice, HyperParameters, Neighbours, Ranking, Regularization, Reinit, SourceData,  # noqa: F401
-                     SourceModels, Transferred)
+                     SourceModels, Transfer, Transferred)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Profile:
     eval_every: int
     lr_grid: dict
     tuning_size: int
+    transfer: Transfer = field(default_factory=Transfer)
     ranking: Ranking = field(default_factory=Ranking)
     reinit: Reinit = field(default_factory=Reinit)
     source_choice: SourceModels = field(default_factory=SourceModels)
@@ -54,6 +55,10 @@ class Profile:
     def __post_init__(self) -> None:
         if self.weightless and self.name != "real_smoke":
             raise ValueError(f"profile {self.name!r}: only real_smoke may build its backbones without weights")
+        for target, _ in self.transfer.extra_sizes:
+            if target not in self.targets:
+                raise ValueError(f"profile {self.name!r}: chapter 1's transfer group gives extra sizes for "
+                                 f"{target!r}, which is not one of its targets {self.targets}")
 
     def with_(self, **changes) -> Profile:
         """A copy with top-level fields changed (None keeps a value) and groups changed field by field (a dict)."""
@@ -120,7 +125,7 @@ PROFILES = {
         # Ten seeds where the effects are a point or less (chapters 5 and 6), raised from five on 2026-12-03 after
         # seeing the five-seed verdicts, most of them inconclusive.
         small_effect_seeds=tuple(range(10))),
-    # Every size below exists in its dataset's training part (tests/studies: Profile.training_sizes against
+    # Every size below exists in its dataset's training part (tests/data/test_real_tier.py: profile_violations against
     # tlcore.data.real.per_class_available). Flowers-102 (10 training images per class) is not a main target: it
     # could not take the sizes the claims compare; CIFAR-100 is the large target (up to 490 per class).
     "real": Profile(
