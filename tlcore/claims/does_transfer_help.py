@@ -65,9 +65,9 @@ def rule_t1(tables) -> Verdict:
 
 def rule_t7(tables) -> Verdict:
     """NTG = error(pretrained) - error(scratch) = acc(scratch) - acc(pretrained), per cell, over seeds. The claim
-    predicts NTG > 0 for the two targets least similar to the source, each at its largest size. Supported when such a cell
-    has NTG whose 95% interval lies above 0; mixed when NTG > 0 on average somewhere but not so in that quadrant;
-    not supported when NTG <= 0 on average in every cell (no negative transfer at this scale)."""
+    predicts NTG > 0 for the two targets least similar to the source, each at its largest size. Supported when such
+    a cell has NTG whose 95% interval lies above 0; mixed when NTG > 0 on average somewhere but not so in that
+    quadrant; not supported when NTG <= 0 on average in every cell (no negative transfer at this scale)."""
     gains = transfer_gains(tables(GRID))
     gains["ntg"] = -gains["gain"]
     cells = summarise(gains, by=["target", "n_per_class"], value="ntg")
