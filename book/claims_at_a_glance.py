@@ -88,10 +88,13 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 # trade-off sweep gained a weight ten times the published default. Later that day, again after seeing results,
 # chapter 5's regularised runs were lengthened to {glue:text}`glance_reg_steps` steps and H3's two schedules to
 # {glue:text}`glance_h3_steps` steps, and H4's MixUp runs were extended to {glue:text}`glance_mixup_sizes` images
-# per class at about {glue:text}`glance_mixup_epochs` epochs each; the other schedules are unchanged so far.
+# per class at about {glue:text}`glance_mixup_epochs` epochs each. Chapter 6's learning-rate × momentum grid (T9, H1,
+# M3) then went from 2 × 2 at 75 steps on four targets to {glue:text}`glance_grid`, also after seeing results; the
+# other schedules are unchanged so far.
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
+from tlcore.studies.hyperparameters import grid_targets
 
 origin = Store().summary().set_index("file")
 glue("glance_family", str(len(tlcore.claims.registry.primaries())))
@@ -102,6 +105,9 @@ glue("glance_reg_steps", str(tlcore.get_profile("embedded").regularization.steps
 glue("glance_h3_steps", " and ".join(map(str, tlcore.get_profile("embedded").hp.schedule_steps)))
 glue("glance_mixup_sizes", ", ".join(map(str, tlcore.get_profile("embedded").hp.mixup_sizes)))
 glue("glance_mixup_epochs", f"{tlcore.get_profile('embedded').hp.mixup_epochs:g}")
+embedded = tlcore.get_profile("embedded")
+glue("glance_grid", f"{len(embedded.hp.lrs)} × {len(embedded.hp.momenta)} at {embedded.hp.steps} steps on "
+                    f"{len(grid_targets(embedded))} targets")
 
 
 def results_from(chapter):
