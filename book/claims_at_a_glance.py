@@ -89,8 +89,7 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 # chapter 5's regularised runs were lengthened to {glue:text}`glance_reg_steps` steps and H3's two schedules to
 # {glue:text}`glance_h3_steps` steps, and H4's MixUp runs were extended to {glue:text}`glance_mixup_sizes` images
 # per class at about {glue:text}`glance_mixup_epochs` epochs each. Chapter 6's learning-rate × momentum grid (T9, H1,
-# M3) then went from 2 × 2 at 75 steps on four targets to {glue:text}`glance_grid`, also after seeing results; the
-# other schedules are unchanged so far.
+# M3) then went {glue:text}`glance_grid`, also after seeing results; the other schedules are unchanged so far.
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
@@ -106,8 +105,8 @@ glue("glance_h3_steps", " and ".join(map(str, tlcore.get_profile("embedded").hp.
 glue("glance_mixup_sizes", ", ".join(map(str, tlcore.get_profile("embedded").hp.mixup_sizes)))
 glue("glance_mixup_epochs", f"{tlcore.get_profile('embedded').hp.mixup_epochs:g}")
 embedded = tlcore.get_profile("embedded")
-glue("glance_grid", f"{len(embedded.hp.lrs)} × {len(embedded.hp.momenta)} at {embedded.hp.steps} steps on "
-                    f"{len(grid_targets(embedded))} targets")
+glue("glance_grid", f"from 2 × 2 at 75 steps on four targets to {len(embedded.hp.lrs)} × "
+                    f"{len(embedded.hp.momenta)} at {embedded.hp.steps} steps on {len(grid_targets(embedded))} targets")
 
 
 def results_from(chapter):
