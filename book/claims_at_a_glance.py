@@ -89,7 +89,8 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 # chapter 5's regularised runs were lengthened to {glue:text}`glance_reg_steps` steps and H3's two schedules to
 # {glue:text}`glance_h3_steps` steps, and H4's MixUp runs were extended to {glue:text}`glance_mixup_sizes` images
 # per class at about {glue:text}`glance_mixup_epochs` epochs each. Chapter 6's learning-rate × momentum grid (T9, H1,
-# M3) then went {glue:text}`glance_grid`, also after seeing results; the other schedules are unchanged so far.
+# M3) then went {glue:text}`glance_grid`, and chapter 1's runs (T1, T7, T8) {glue:text}`glance_transfer`, both also
+# after seeing results; the other schedules are unchanged so far.
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
@@ -107,6 +108,10 @@ glue("glance_mixup_epochs", f"{tlcore.get_profile('embedded').hp.mixup_epochs:g}
 embedded = tlcore.get_profile("embedded")
 glue("glance_grid", f"from 2 × 2 at 75 steps on four targets to {len(embedded.hp.lrs)} × "
                     f"{len(embedded.hp.momenta)} at {embedded.hp.steps} steps on {len(grid_targets(embedded))} targets")
+glue("glance_transfer", f"from 150 steps at every size to about {embedded.transfer.epochs:g} epochs at every size "
+                        f"(never fewer than {embedded.steps} steps), with "
+                        + " and ".join(f"{t} also at {', '.join(map(str, sizes))}" for t, sizes
+                                       in embedded.transfer.extra_sizes) + " per class")
 
 
 def results_from(chapter):

@@ -10,7 +10,7 @@ from tlcore.studies.common import epoch_steps, protocol_for
 
 
 def test_without_epochs_every_size_runs_the_chapter_wide_protocol():
-    profile = tlcore.get_profile("embedded").with_(seeds=(0,))
+    profile = tlcore.get_profile("smoke")
     assert profile.transfer.epochs is None and profile.transfer.extra_sizes == ()
     for target in profile.targets:
         assert study.transfer_sizes(profile, target) == profile.sizes
@@ -18,8 +18,8 @@ def test_without_epochs_every_size_runs_the_chapter_wide_protocol():
 
 
 def test_epoch_matched_schedules_and_extra_sizes():
-    profile = tlcore.get_profile("embedded").with_(
-        seeds=(0, 1), transfer={"epochs": 30, "extra_sizes": (("textures_far", (500,)),)})
+    profile = tlcore.get_profile("embedded").with_(seeds=(0, 1))
+    assert profile.transfer.epochs == 30 and profile.transfer.extra_sizes == (("textures_far", (500,)),)
     assert study.transfer_sizes(profile, "textures_far") == (5, 20, 100, 500)
     assert study.transfer_sizes(profile, "glyphs_near") == (5, 20, 100)
     # 20 classes, batch 64: ceil(30 * n * 20 / 64), never under the chapter's 150 steps; digits have 10 classes
