@@ -44,8 +44,9 @@ def rule_t1(tables) -> Verdict:
     # the sizes every target runs at (a target may have more: chapter 1's extra sizes); each target's largest
     sizes = sorted(set.intersection(*(set(c.n_per_class) for _, c in cells.groupby("target"))))
     by_target = cells.pivot(index="target", columns="n_per_class", values="mean")
-    largest = cells.groupby("target")["n_per_class"].max()
-    shrinks = by_target[sizes[0]] > pd.Series({t: by_target.loc[t, n] for t, n in largest.items()})
+    at_largest = at_largest_size(cells).set_index("target")
+    largest = at_largest["n_per_class"]
+    shrinks = by_target[sizes[0]] > at_largest["mean"].reindex(by_target.index)
     rhos = [spearmanr(similarity.reindex(by_target.index), by_target[n]).statistic for n in sizes]
     rho = float(np.nanmean(rhos))
     size_range = (f"from {sizes[0]} to {largest.iloc[0]} per class" if largest.nunique() == 1 else

@@ -48,9 +48,9 @@ def grid_targets(profile) -> tuple[str, ...]:
 
 
 def lr_momentum_grid(profile, *, progress: bool = True) -> pd.DataFrame:
-    """Fine-tune on every :func:`grid_targets` target at ``hp.sizes[0]`` (and at every hp size on ``hp.large_targets``) for each
-    (lr, momentum) in ``hp_lrs`` x ``hp_momenta``, every seed, ``hp_steps`` steps. One row per run, with the
-    ``effective_lr``, whether it ``diverged`` and the target's ``chance`` accuracy."""
+    """Fine-tune on every :func:`grid_targets` target at ``hp.sizes[0]`` (and at every hp size on
+    ``hp.large_targets``) for each (lr, momentum) in ``hp_lrs`` x ``hp_momenta``, every seed, ``hp_steps`` steps. One
+    row per run, with the ``effective_lr``, whether it ``diverged`` and the target's ``chance`` accuracy."""
     specs = [
         TransferRun(target, n, True, profile.arch, grid_protocol(profile, lr, momentum), seed)
         for target in grid_targets(profile)
