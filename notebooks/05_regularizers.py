@@ -53,7 +53,7 @@
 # tunes the learning rate at) with the first seed, per target; the weight with the best validation accuracy is then
 # used for every size and seed. StochNorm keeps its default $p$ = {glue:text}`stochnorm_p` (a probability, not a
 # trade-off; not swept). For R8, plain fine-tuning, L2 and L2-SP also run at {glue:text}`reg_large_size` images per
-# class on the similar target with the same schedule and weights.
+# class on {glue:text}`r8_targets`, with {glue:text}`r8_schedule`.
 
 # %% tags=["remove-cell"]
 import sys
@@ -79,7 +79,7 @@ from tlcore.finetune.recipes import bit_hyperrule
 from tlcore.regularizers.setups import DEFAULT_WEIGHTS
 from tlcore.results import save_table
 from tlcore.results.tables import save_tables
-from tlcore.studies.regularizers import TABLES, regularizer_study
+from tlcore.studies.regularizers import TABLES, large_only_targets, large_steps, regularizer_study
 
 setup = start_chapter(profile, seeds=seeds, small_effects=True)
 reg = setup.regularization
@@ -94,6 +94,18 @@ glue("reg_schedule", f"chapter 1's schedule ({reg_steps} steps), so plain fine-t
      f"{setup.steps}" + ("; 75 until 2026-12-03, lengthened to 300 after seeing the results, as issue 13 asks"
                          if profile == "embedded" and reg_steps == 300 else "")
      + "), so plain fine-tuning here is its own run, not chapter 1's")
+large_only = large_only_targets(setup)
+glue("r8_targets", listed(reg.large_targets) + (
+    f" ({listed(large_only)} only at this size: {'its' if len(large_only) == 1 else 'their'} learning rate is tuned "
+    "and the weights of L2 and L2-SP swept there as for the others)" if large_only else ""))
+r8_steps = {target: large_steps(setup, target) for target in reg.large_targets}
+glue("r8_schedule", "the same schedule and the weights chosen above" if reg.large_epochs is None else
+     f"a schedule adapted to that size (about {reg.large_epochs:g} epochs: "
+     f"{listed(sorted({f'{s:,}' for s in r8_steps.values()}))} steps against the grid's {reg_steps}) and the weights "
+     "chosen above" + ("; until 2026-12-04 R8 ran at 100 per class on the near target at the grid's 300 steps, and "
+                       "was changed after seeing the results: plain fine-tuning reached 99.1% there, so the test's "
+                       "precondition 'target below its ceiling' failed and R8 was not tested"
+                       if profile == "embedded" else ""))
 names = {"l2": "L2", "l2sp": "L2-SP", "delta": "DELTA", "bss": "BSS", "cotuning": "Co-Tuning", "sample": "sample-based"}
 glue("default_weights", ", ".join(f"{names[r]} {DEFAULT_WEIGHTS[r]:g}" for r in names))
 glue("stochnorm_p", DEFAULT_WEIGHTS["stochnorm"])
@@ -158,16 +170,17 @@ g.set_xticklabels(rotation=45)
 g.set_axis_labels("", "gain over plain fine-tuning (points)");
 
 # %% [markdown]
-# Claim R8: the gain of L2 and L2-SP against target size on the similar target, the large size added (same schedule,
-# same weights).
+# Claim R8: the gain of L2 and L2-SP against target size on each of R8's targets: the grid's sizes where the grid
+# runs the target, and the large size, with {glue:text}`r8_schedule`.
 
 # %%
 by_size = gains_over_plain(pd.concat([grid[grid.target.isin(large.target.unique())].drop(columns="gain"), large],
                                      ignore_index=True))
-ax = sns.pointplot(data=by_size[by_size.regularizer.isin(["l2", "l2sp"])], x="n_per_class", y="gain",
-                   hue="regularizer", errorbar="sd", dodge=0.2)
-ax.axhline(0, color="black", lw=0.8)
-ax.set(xlabel="images per class", ylabel="gain over plain fine-tuning (points)");
+g = sns.catplot(data=by_size[by_size.regularizer.isin(["l2", "l2sp"])], x="n_per_class", y="gain",
+                hue="regularizer", col="target", kind="point", errorbar="sd", dodge=0.2, height=3.2, aspect=1.2,
+                sharex=False)
+g.refline(y=0, color="black", lw=0.8)
+g.set_axis_labels("images per class", "gain over plain fine-tuning (points)");
 
 # %% [markdown]
 # The published reference: the Transfer-Learning-Library's fine-grained benchmark with an ImageNet ResNet-50, at
@@ -196,8 +209,21 @@ bit_steps = {cell: bit_hyperrule(count, scale=setup.hp.bit_scale, batch_size=set
 shortest = min(bit_steps.values())
 longer = [f"{n} per class on {t} ({images[t, n]:,} images: {steps} steps)" for (t, n), steps in bit_steps.items()
           if steps > shortest]
-glue("r8_bit_buckets", f"gives every size here its shortest schedule ({shortest} steps) except " + "; ".join(longer)
-     + ", which the budget does not allow" if longer else f"gives every size here the same schedule ({shortest} steps)")
+ours = {(t, n): reg_steps for t in reg.targets for n in reg.sizes} | {(t, reg.large_size): r8_steps[t]
+                                                                    for t in reg.large_targets}
+if reg.large_epochs is None:
+    glue("r8_bit_buckets", "R8's \"schedule adapted to target size\" is, at our scale, one schedule for all sizes: the "
+         "BiT-HyperRule (`tlcore.finetune.recipes.bit_hyperrule`, scaled as in chapter 6) "
+         + (f"gives every size here its shortest schedule ({shortest} steps) except " + "; ".join(longer)
+            + ", which the budget does not allow" if longer else
+            f"gives every size here the same schedule ({shortest} steps)"))
+else:
+    shown = [min(ours, key=lambda cell: cell[1])] + [(t, reg.large_size) for t in reg.large_targets]
+    glue("r8_bit_buckets", "R8's \"schedule adapted to target size\" is, here, about "
+         f"{reg.large_epochs:g} epochs at the large size and the grid's {reg_steps} steps at every smaller one. The "
+         "BiT-HyperRule (`tlcore.finetune.recipes.bit_hyperrule`, scaled as in chapter 6) would run "
+         + "; ".join(f"{bit_steps[c]:,} steps at {c[1]} per class on {c[0]} (ours {ours[c]:,})" for c in shown)
+         + ("; ours is at least as long everywhere" if all(ours[c] >= bit_steps[c] for c in shown) else ""))
 show_verdicts("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")
 
 # %% [markdown]
@@ -221,9 +247,7 @@ show_verdicts("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")
 #
 # **Limits of the test.** Our source is a small ResNet pretrained on a synthetic glyph corpus and our targets hold
 # {glue:text}`reg_sizes` (and {glue:text}`reg_large_size`) small grey images per class; the survey's evidence is
-# ImageNet ResNets on fine-grained sets of thousands. R8's "schedule adapted to target size" is, at our scale, one
-# schedule for all sizes: the BiT-HyperRule (`tlcore.finetune.recipes.bit_hyperrule`, scaled as in chapter 6)
-# {glue:text}`r8_bit_buckets`.
+# ImageNet ResNets on fine-grained sets of thousands. {glue:text}`r8_bit_buckets`.
 #
 # ### Where our verdict and the survey differ
 #

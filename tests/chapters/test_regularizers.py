@@ -49,13 +49,49 @@ def test_new_setups_regularise_a_stored_run(setup, kind, tmp_results):
     assert regularised.history != plain.history
 
 
-def test_large_size_targets_must_be_swept_targets():
+def test_large_setups_must_be_among_the_chapters_setups():
     import tlcore
     from tlcore.studies.regularizers import regularizer_study
 
-    profile = tlcore.studies.profiles.get_profile("smoke").with_(regularization={"large_targets": ("textures_mid",)})
-    with pytest.raises(ValueError, match="textures_mid"):
+    profile = tlcore.studies.profiles.get_profile("smoke").with_(regularization={"large_setups": ("none", "mixup")})
+    with pytest.raises(ValueError, match="mixup"):
         regularizer_study(profile, progress=False)
+
+
+def test_a_large_only_target_has_its_large_setups_swept_and_no_other(monkeypatch):
+    import tlcore
+    from tlcore.studies import regularizers
+
+    specs = []
+
+    def record(batch, progress=True):
+        specs.extend(batch)
+        return pd.DataFrame({"regularizer": [s.regularizer for s in batch],
+                             "regularizer_weight": [s.regularizer_weight for s in batch]})
+
+    monkeypatch.setattr(regularizers, "run_many", record)
+    profile = tlcore.studies.profiles.get_profile("smoke").with_(regularization={"large_targets": ("glyphs_mid",)})
+    assert regularizers.large_only_targets(profile) == ("glyphs_mid",)
+    regularizers.regularizer_weights(profile, dict.fromkeys(("glyphs_near", "textures_far", "glyphs_mid"), QUICK),
+                                     progress=False)
+    swept = {target: {s.regularizer for s in specs if s.target == target} for target in {s.target for s in specs}}
+    assert swept["glyphs_mid"] == {"l2", "l2sp"}  # "none" has no weight to sweep
+    assert swept["glyphs_near"] == swept["textures_far"] == set(profile.regularization.setups) & set(TRADE_OFF_SETUPS)
+    scales = profile.regularization.weight_scales
+    assert len([s for s in specs if s.target == "glyphs_mid"]) == 2 * len(scales)
+
+
+def test_the_large_size_gets_its_epochs_and_never_fewer_steps_than_the_grid():
+    import tlcore
+    from tlcore.studies.regularizers import large_steps
+
+    embedded = tlcore.studies.profiles.get_profile("embedded")
+    assert large_steps(embedded, "textures_far") == embedded.regularization.steps  # large_epochs None: the grid's
+    raised = embedded.with_(regularization={"large_size": 500, "large_epochs": 30})
+    assert large_steps(raised, "textures_far") == 4688  # 30 x 500 x 20 classes / 64, rounded up
+    assert large_steps(raised, "digits_real") == 2344  # 10 classes
+    short = embedded.with_(regularization={"large_size": 500, "large_epochs": 1})
+    assert large_steps(short, "textures_far") == embedded.regularization.steps  # 157 steps would be under the grid's
 
 
 # --- rules ----------------------------------------------------------------------------------------------------------

@@ -166,9 +166,10 @@ def rule_r7(tables) -> Verdict:
 
 def rule_r8(tables) -> Verdict:
     """g = accuracy(regulariser) - accuracy(plain fine-tuning) at the large size, for L2 and L2-SP on each target of
-    the large table, 95% bootstrap over seeds (same schedule and chosen weights at every size). Supported when every
-    interval of g lies below +1 point (extra regularisation adds little); mixed when every mean is below +1 point but
-    some interval reaches it; not supported when some mean gain is +1 point or more. The gains at the grid's sizes
+    the large table, 95% bootstrap over seeds (the weights chosen at the tuning size; the large size at its own
+    schedule, ``regularization.large_epochs``). Supported when every interval of g lies below +1 point (extra
+    regularisation adds little); mixed when every mean is below +1 point but some interval reaches it; not supported
+    when some mean gain is +1 point or more. The gains at the grid's sizes
     are reported for contrast."""
     large, grid = tables(LARGE), tables(GRID)
     size = int(large.n_per_class.max())

@@ -127,6 +127,6 @@ PRIMARY = {
                    ("l2sp", "delta", "bss"), lambda tables: tables(GRID), 1.0),
     "R8": _declare("test-accuracy gain over plain fine-tuning at the large size of the regulariser (L2 or L2-SP) "
                    "chosen per target on validation, minus the one-point margin of 'adds little', per seed averaged "
-                   "over the large targets (same schedule at every size)", ("l2", "l2sp"), ("none",), _large,
+                   "over the large targets (each run at the large size's own schedule)", ("l2", "l2sp"), ("none",), _large,
                    1.0, ceiling=True, direction="less", shift=LITTLE_POINTS),
 }

@@ -68,6 +68,9 @@ class Regularization:
     large_size: int = 100
     large_targets: tuple[str, ...] = ("glyphs_near",)
     large_setups: tuple[str, ...] = ("none", "l2", "l2sp")
+    # The large size's schedule adapted to its size (R8 asks about "a schedule adapted to target size"): about this
+    # many epochs, never fewer than ``steps``; None: ``steps``, as at the grid's sizes.
+    large_epochs: float | None = None
 
 
 @dataclass(frozen=True)
