@@ -94,6 +94,7 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
+from tlcore.studies.does_transfer_help import schedule_summary
 from tlcore.studies.hyperparameters import grid_targets
 
 origin = Store().summary().set_index("file")
@@ -108,8 +109,7 @@ glue("glance_mixup_epochs", f"{tlcore.get_profile('embedded').hp.mixup_epochs:g}
 embedded = tlcore.get_profile("embedded")
 glue("glance_grid", f"from 2 × 2 at 75 steps on four targets to {len(embedded.hp.lrs)} × "
                     f"{len(embedded.hp.momenta)} at {embedded.hp.steps} steps on {len(grid_targets(embedded))} targets")
-glue("glance_transfer", f"from 150 steps at every size to about {embedded.transfer.epochs:g} epochs at every size "
-                        f"(never fewer than {embedded.steps} steps), with "
+glue("glance_transfer", f"from 150 steps at every size to {schedule_summary(embedded)}, with "
                         + " and ".join(f"{t} also at {', '.join(map(str, sizes))}" for t, sizes
                                        in embedded.transfer.extra_sizes) + " per class")
 

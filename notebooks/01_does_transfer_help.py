@@ -62,7 +62,7 @@ from tlcore.chapter import (glue, glue_markdown, glue_verdicts, listed, show_ref
 from tlcore.claims.does_transfer_help import at_largest_size
 from tlcore.results import save_table
 from tlcore.results.tables import save_tables
-from tlcore.studies.does_transfer_help import TABLES, tuned_transfer_grid
+from tlcore.studies.does_transfer_help import TABLES, schedule_summary, tuned_transfer_grid
 
 setup = start_chapter(profile, seeds=seeds, sizes=sizes)
 setup.parameters()
@@ -104,10 +104,8 @@ runs = tuned_transfer_grid(setup)
 save_tables(runs, TABLES)
 steps_by_size = runs["grid"].groupby(["target", "n_per_class"])["protocol_steps"].first()
 extra = [f"*{t}* also at {listed([str(n) for n in sizes])} per class" for t, sizes in setup.transfer.extra_sizes]
-glue_markdown("schedule", (
-    f"the same {setup.steps} steps for every run" if steps_by_size.nunique() == 1 else
-    f"each run for about {setup.transfer.epochs:g} passes over its training images and never fewer than "
-    f"{setup.steps} steps (from {steps_by_size.min()} to {steps_by_size.max()} steps)")
+glue_markdown("schedule", schedule_summary(setup)
+    + (f" (from {steps_by_size.min():,} to {steps_by_size.max():,} steps)" if steps_by_size.nunique() > 1 else "")
     + (f"; {listed(extra)}" if extra else "")
     + (". Until 2026-12-03 every run had 150 steps and every target stopped at 100 per class; the schedules and "
        "the far target's sizes were raised after those results had been seen, as issue 13 asks"

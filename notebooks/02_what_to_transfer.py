@@ -65,7 +65,7 @@ from tlcore.chapter import glue, glue_verdicts, start_chapter, verdict_table
 from tlcore.claims.what_to_transfer import inner_minus_last, reinit_at_chosen_lr
 from tlcore.results import save_table
 from tlcore.results.tables import save_tables
-from tlcore.studies.does_transfer_help import tuned_transfer_grid
+from tlcore.studies.does_transfer_help import schedule_summary, tuned_transfer_grid
 from tlcore.studies.what_to_transfer import TABLES, reinit_study
 
 setup = start_chapter(profile, seeds=seeds)
@@ -74,9 +74,8 @@ if setup.reinit.steps < setup.steps:
          f"{setup.steps}), which, if anything, favours transferring more: re-initialised stages have fewer steps "
          "to learn in.")
 else:
-    chapter_one = (f"about {setup.transfer.epochs:g} epochs, at least {setup.steps} steps" if setup.transfer.epochs
-                   else f"{setup.steps}")
-    glue("reinit_schedule", f"These runs take {setup.reinit.steps} steps (chapter 1's take {chapter_one}), so "
+    glue("reinit_schedule", f"These runs take {setup.reinit.steps} steps (chapter 1's take "
+         f"{schedule_summary(setup)}), so "
          "that re-initialised stages have time to learn from nothing; in the embedded tier they took 75 until "
          "2026-12-03, when we raised them after seeing the results.")
 # Chapter 1's similarity measurement, recomputed (it is deterministic and takes seconds) so that this chapter also
@@ -98,11 +97,9 @@ setup
 # %%
 finetuned = tuned_transfer_grid(setup)["grid"]
 finetuned = finetuned[finetuned.n_per_class.isin(setup.sizes)]  # a target's extra sizes (chapter 1's) have no probe
-glue("t3_schedule", (f"The fine-tuned runs take about {setup.transfer.epochs:g} epochs each (at least {setup.steps} "
-                     "steps), as chapter 1's do" + (": until 2026-12-03 they took 150 steps at every size, and the "
-                     "change came after their results had been seen." if profile == "embedded" else ".")
-                     if setup.transfer.epochs else f"The fine-tuned runs take {setup.steps} steps each, as chapter "
-                     "1's do."))
+glue("t3_schedule", f"The fine-tuned runs take {schedule_summary(setup)}, as chapter 1's do" + (
+    ": until 2026-12-03 they took 150 steps at every size, and the change came after their results had been seen."
+    if profile == "embedded" and setup.transfer.epochs else "."))
 probes = frozen_feature_probes(setup.arch, setup.targets, setup.sizes, setup.seeds)
 paired = finetune_vs_probe(finetuned, probes)
 save_table(paired, TABLES["probe_gap"])

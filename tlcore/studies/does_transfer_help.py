@@ -23,6 +23,14 @@ def transfer_protocol(profile, target: str, n_per_class: int, lr: float) -> Prot
     return protocol_for(profile, lr).with_(steps=epoch_steps(profile, target, n_per_class, profile.transfer.epochs))
 
 
+def schedule_summary(profile) -> str:
+    """Chapter 1's schedule in words, for every page that names it: "about 30 epochs at every size, never fewer than
+    150 steps", or "150 steps at every size"."""
+    if profile.transfer.epochs is None:
+        return f"{profile.steps} steps at every size"
+    return f"about {profile.transfer.epochs:g} epochs at every size, never fewer than {profile.steps} steps"
+
+
 def tuned_transfer_grid(profile, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Pretrained vs scratch over ``profile.targets`` x :func:`transfer_sizes` x ``profile.seeds``, each (target,
     init) at its learning rate from :func:`tuned_learning_rates` and each size for :func:`transfer_protocol`'s
