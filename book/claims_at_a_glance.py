@@ -90,12 +90,14 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 # {glue:text}`glance_h3_steps` steps, and H4's MixUp runs were extended to {glue:text}`glance_mixup_sizes` images
 # per class at about {glue:text}`glance_mixup_epochs` epochs each. Chapter 6's learning-rate × momentum grid (T9, H1,
 # M3) then went {glue:text}`glance_grid`, and chapter 1's runs (T1, T7, T8) {glue:text}`glance_transfer`, both also
-# after seeing results; the other schedules are unchanged so far.
+# after seeing results. The next day, after seeing R8 untested (plain fine-tuning left under two points to gain on
+# the near target), R8's runs went {glue:text}`glance_r8`.
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
 from tlcore.studies.does_transfer_help import schedule_summary
 from tlcore.studies.hyperparameters import grid_targets
+from tlcore.studies.regularizers import large_steps
 
 origin = Store().summary().set_index("file")
 glue("glance_family", str(len(tlcore.claims.registry.primaries())))
@@ -109,6 +111,10 @@ glue("glance_mixup_epochs", f"{tlcore.get_profile('embedded').hp.mixup_epochs:g}
 embedded = tlcore.get_profile("embedded")
 glue("glance_grid", f"from 2 × 2 at 75 steps on four targets to {len(embedded.hp.lrs)} × "
                     f"{len(embedded.hp.momenta)} at {embedded.hp.steps} steps on {len(grid_targets(embedded))} targets")
+r8 = embedded.regularization
+glue("glance_r8", f"from 100 per class on the near target at {r8.steps} steps to {r8.large_size} per class on "
+                  f"{' and '.join(r8.large_targets)} at about {r8.large_epochs:g} epochs "
+                  f"({', '.join(sorted({f'{large_steps(embedded, t):,}' for t in r8.large_targets}))} steps)")
 glue("glance_transfer", f"from 150 steps at every size to {schedule_summary(embedded)}, with "
                         + " and ".join(f"{t} also at {', '.join(map(str, sizes))}" for t, sizes
                                        in embedded.transfer.extra_sizes) + " per class")

@@ -94,10 +94,12 @@ glue("reg_schedule", f"chapter 1's schedule ({reg_steps} steps), so plain fine-t
      f"{setup.steps}" + ("; 75 until 2026-12-03, lengthened to 300 after seeing the results, as issue 13 asks"
                          if profile == "embedded" and reg_steps == 300 else "")
      + "), so plain fine-tuning here is its own run, not chapter 1's")
+names = {"l2": "L2", "l2sp": "L2-SP", "delta": "DELTA", "bss": "BSS", "cotuning": "Co-Tuning", "sample": "sample-based"}
 large_only = large_only_targets(setup)
 glue("r8_targets", listed(reg.large_targets) + (
     f" ({listed(large_only)} only at this size: {'its' if len(large_only) == 1 else 'their'} learning rate is tuned "
-    "and the weights of L2 and L2-SP swept there as for the others)" if large_only else ""))
+    f"and the weights of {listed([names[r] for r in reg.large_setups if r in names])} swept there as for the "
+    "others)" if large_only else ""))
 r8_steps = {target: large_steps(setup, target) for target in reg.large_targets}
 glue("r8_schedule", "the same schedule and the weights chosen above" if reg.large_epochs is None else
      f"a schedule adapted to that size (about {reg.large_epochs:g} epochs: "
@@ -106,7 +108,6 @@ glue("r8_schedule", "the same schedule and the weights chosen above" if reg.larg
                        "was changed after seeing the results: plain fine-tuning reached 99.1% there, so the test's "
                        "precondition 'target below its ceiling' failed and R8 was not tested"
                        if profile == "embedded" else ""))
-names = {"l2": "L2", "l2sp": "L2-SP", "delta": "DELTA", "bss": "BSS", "cotuning": "Co-Tuning", "sample": "sample-based"}
 glue("default_weights", ", ".join(f"{names[r]} {DEFAULT_WEIGHTS[r]:g}" for r in names))
 glue("stochnorm_p", DEFAULT_WEIGHTS["stochnorm"])
 scales = sorted(reg.weight_scales)

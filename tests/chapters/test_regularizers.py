@@ -86,9 +86,11 @@ def test_the_large_size_gets_its_epochs_and_never_fewer_steps_than_the_grid():
     from tlcore.studies.regularizers import large_steps
 
     embedded = tlcore.studies.profiles.get_profile("embedded")
-    assert large_steps(embedded, "textures_far") == embedded.regularization.steps  # large_epochs None: the grid's
+    unadapted = embedded.with_(regularization={"large_epochs": None})
+    assert large_steps(unadapted, "textures_far") == embedded.regularization.steps  # large_epochs None: the grid's
     raised = embedded.with_(regularization={"large_size": 500, "large_epochs": 30})
     assert large_steps(raised, "textures_far") == 4688  # 30 x 500 x 20 classes / 64, rounded up
+    assert large_steps(tlcore.studies.profiles.get_profile("real"), "cifar100") == 18750  # 30 x 400 x 100 / 64
     assert large_steps(raised, "digits_real") == 2344  # 10 classes
     short = embedded.with_(regularization={"large_size": 500, "large_epochs": 1})
     assert large_steps(short, "textures_far") == embedded.regularization.steps  # 157 steps would be under the grid's
