@@ -7,13 +7,15 @@ L2 towards zero (``tlcore.regularizers.L2``) at R8's setting (weight 0.01, learn
 effective rate of 3) shrinks every weight that gets no gradient from the data by about 3% a step; after about 2,900
 steps such a weight leaves float32's normal range (below 1.2e-38), and x86 arithmetic on subnormal numbers is an
 order of magnitude slower. The script fine-tunes the benchmark model of ``benchmarks/finetune.py`` (random data, so
-little gradient) with that L2 at a constant rate for ``--decay-steps`` steps, prints the fraction of its parameters that are subnormal, then times ``--steps`` more steps
-of the same fit from there (1) as is, (2) with ``torch.set_flush_denormal(True)`` (subnormals read and written as
-zero), and (3) from the undecayed model, the baseline; ratios are against (3), all measured in this run.
+little gradient) with that L2 at a constant rate for ``--decay-steps`` steps, prints the fraction of its parameters
+that are subnormal, then times ``--steps`` more steps of the same fit from there (1) as is, (2) with
+``torch.set_flush_denormal(True)`` (subnormals read and written as zero), and (3) from the undecayed model, the
+baseline; ratios are against (3), all measured in this run.
 
 Chapter 5's L2 runs at 500 per class (4,688 steps) took 700 to 1,260 s against 90 to 150 s for plain and L2-SP
-runs; what this script measures explains part of that, not all. Flushing is not switched on in ``fit``: it changes the last digits of every run that meets a subnormal, so the
-store's L2 records would have to be recomputed under a new store version (see the README's cost paragraph).
+runs; what this script measures explains part of that, not all. Flushing is not switched on in ``fit``: it
+changes the last digits of every run that meets a subnormal, so the store's L2 records would have to be recomputed
+under a new store version (see the README's cost paragraph).
 """
 from __future__ import annotations
 

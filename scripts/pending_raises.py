@@ -1,6 +1,7 @@
 """Budget raises of issue 13 computed ahead of the chapters that will read them.
 
     python scripts/pending_raises.py 06 --seeds 10 11   # chapter 6's grid, seed by seed (one process per seed list)
+    python scripts/pending_raises.py 06                 # every seed the raise adds to the profile's
 
 (Chapter 6's 3 x 3 grid at 600 steps on six targets was the first raise computed this way, chapter 1's epoch-matched
 schedules the second, both in the profile since 2026-12-03, and chapter 5's R8 at 500 per class the third, since
@@ -49,7 +50,8 @@ def compute(chapter: str, seeds: list[int]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chapter", help="chapter number prefix (06)")
-    parser.add_argument("--seeds", nargs="+", type=int, required=True)
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="seeds to compute (default: those the raise adds to the profile's)")
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
     args = parser.parse_args(argv)
     chapters = [c for c in RAISES if c.startswith(args.chapter)]
@@ -62,6 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     os.environ["TLCORE_CHAPTER"] = chapters[0]
     use_executor(args.executor, None)
+    if args.seeds is None:
+        from tlcore.studies.profiles import get_profile
+
+        current = set(get_profile("embedded").small_effect_seeds)
+        args.seeds = [seed for seed in RAISES[chapters[0]]["small_effect_seeds"] if seed not in current]
     compute(chapters[0], args.seeds)
 
 
