@@ -111,6 +111,20 @@ def test_extra_targets_join_the_grid_and_the_quick_fine_tunes_once():
     assert [run.target for run in hp.quick_runs(profile)] == list(hp.grid_targets(profile))
 
 
+def test_grid_setup_runs_the_grid_seeds_and_leaves_the_other_experiments_at_the_chapters():
+    profile = tlcore.studies.profiles.get_profile("embedded").with_(seeds=(0, 1), hp={"grid_seeds": (0, 1, 2, 3)})
+    grid_profile = hp.grid_setup(profile)
+    assert grid_profile.seeds == (0, 1, 2, 3)
+    assert grid_profile.with_(seeds=profile.seeds) == profile  # nothing else changes
+    with planning():
+        grid = hp.lr_momentum_grid(grid_profile, progress=False)
+        schedule = hp.schedule_study(profile, progress=False)
+    assert set(grid.seed) == {0, 1, 2, 3} and set(schedule.seed) == {0, 1}
+    assert {run.seed for run in hp.quick_runs(grid_profile)} == {0, 1, 2, 3}
+    unset = profile.with_(hp={"grid_seeds": None})
+    assert hp.grid_setup(unset) is unset
+
+
 def test_bit_default_follows_the_rule_at_the_profile_scale():
     profile = tlcore.studies.profiles.get_profile("embedded")
     default = hp.bit_default(profile)

@@ -86,6 +86,10 @@ class HyperParameters:
     # Targets the grid (and H1's and M3's similarity and probe gap) adds to the profile's: rank correlations across
     # four targets move in steps of 0.2, so H1 and M3 need more of them than the other chapters do.
     extra_targets: tuple[str, ...] = ()
+    # Seeds of the grid and of H1's similarity and M3's probe gap, which rank targets by the grid's optima (None: the
+    # chapter's). Their effects need more seeds than the chapter's other experiments (``studies.hyperparameters``'s
+    # ``grid_setup``).
+    grid_seeds: tuple[int, ...] | None = None
     # H3's short and long schedules (steps); None: ``steps`` (the grid's) against the profile's ``steps``.
     schedule_steps: tuple[int, ...] | None = None
     quick_lr: float = 0.01

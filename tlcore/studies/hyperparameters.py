@@ -47,6 +47,13 @@ def grid_targets(profile) -> tuple[str, ...]:
     return tuple(dict.fromkeys(profile.targets + profile.hp.extra_targets))
 
 
+def grid_setup(profile):
+    """The set-up of the grid, H1's similarity and M3's probe gap: ``profile`` at ``hp.grid_seeds`` where the
+    profile sets them (the rank correlations and the spread contrast need more seeds than the chapter's other
+    experiments), else ``profile`` itself."""
+    return profile.with_(seeds=profile.hp.grid_seeds) if profile.hp.grid_seeds else profile
+
+
 def lr_momentum_grid(profile, *, progress: bool = True) -> pd.DataFrame:
     """Fine-tune on every :func:`grid_targets` target at ``hp.sizes[0]`` (and at every hp size on
     ``hp.large_targets``) for each (lr, momentum) in ``hp_lrs`` x ``hp_momenta``, every seed, ``hp_steps`` steps. One
