@@ -91,7 +91,9 @@ Markdown("\n\n".join(f"**{r.id}** — {r.verdict}. {r.detail}\n\n*Rule:* {r.rule
 # per class at about {glue:text}`glance_mixup_epochs` epochs each. Chapter 6's learning-rate × momentum grid (T9, H1,
 # M3) then went {glue:text}`glance_grid`, and chapter 1's runs (T1, T7, T8) {glue:text}`glance_transfer`, both also
 # after seeing results. The next day, after seeing R8 untested (plain fine-tuning left under two points to gain on
-# the near target), R8's runs went {glue:text}`glance_r8`.
+# the near target), R8's runs went {glue:text}`glance_r8`. Later that day, after seeing T9 and M3 inconclusive with
+# their effects in the claimed direction, chapter 6's grid and the similarity and probe gap that H1 and M3 read
+# beside it went from {glue:text}`glance_small_seeds` to {glue:text}`glance_grid_seeds` seeds.
 
 # %% tags=["remove-input"]
 from tlcore.store import Store
@@ -103,6 +105,7 @@ origin = Store().summary().set_index("file")
 glue("glance_family", str(len(tlcore.claims.registry.primaries())))
 glue("glance_seeds", str(len(tlcore.get_profile("embedded").seeds)))
 glue("glance_small_seeds", str(len(tlcore.get_profile("embedded").small_effect_seeds)))
+glue("glance_grid_seeds", str(len(tlcore.get_profile("embedded").hp.grid_seeds)))
 glue("glance_reinit_steps", str(tlcore.get_profile("embedded").reinit.steps))
 glue("glance_reg_steps", str(tlcore.get_profile("embedded").regularization.steps))
 glue("glance_h3_steps", " and ".join(map(str, tlcore.get_profile("embedded").hp.schedule_steps)))

@@ -74,3 +74,14 @@ def test_the_command_line_prints_the_plan(capsys):
     assert main(["plan", "--profile", "real_smoke", "--chapters", "01", "--images-per-second", "100"]) == 0
     printed = capsys.readouterr().out
     assert re.search(r"\b01\s+16\s+96\s+1536\s+0\.0\b", printed) and "book" in printed
+
+
+def test_chapter_six_plans_its_grid_and_quick_fine_tunes_at_the_grid_seeds():
+    from tlcore.studies import hyperparameters as hp
+
+    smoke = get_profile("smoke")
+    raised = smoke.with_(hp={"grid_seeds": smoke.seeds + (7, 8)})
+    extra = len(chapter_runs("06", raised)) - len(chapter_runs("06", smoke))
+    cells = len(hp.grid_targets(smoke)) * len(smoke.hp.lrs) * len(smoke.hp.momenta)
+    large = len(smoke.hp.large_targets) * (len(smoke.hp.sizes) - 1) * len(smoke.hp.lrs) * len(smoke.hp.momenta)
+    assert extra == 2 * (cells + large + len(hp.grid_targets(smoke)))  # two seeds more: grid runs and quick runs
