@@ -163,6 +163,33 @@ def test_amp_and_channels_last_paths_run_when_asked_for():
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
+def _flushes_subnormals() -> bool:
+    """Whether CPU arithmetic now treats float32 subnormals (below 1.2e-38) as zero."""
+    return (torch.tensor([1e-40], dtype=torch.float32) * 1.0).item() == 0.0
+
+
+class FlushWitness(TransferRegularizer):
+    """Adds nothing to the loss; notes at every step whether subnormals are flushed."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def penalty(self, ctx: StepContext) -> torch.Tensor:
+        self.seen.append(_flushes_subnormals())
+        return ctx.logits.new_zeros(())
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_subnormals_are_flushed_while_training_only_and_only_if_asked(flush):
+    assert not _flushes_subnormals()
+    witness = FlushWitness()
+    fit(tiny(), TRAIN, VAL, protocol=QUICK.with_(steps=3), regularizers=[(1.0, witness)], flush_subnormals=flush,
+        progress=False)
+    assert witness.seen == [flush] * 3
+    assert not _flushes_subnormals()  # torch's default again after the run
+
+
 def test_channels_last_is_the_cpu_default_except_where_onednn_would_corrupt_memory():
     from tlcore.finetune.loop import nhwc_unsafe_on_cpu
     from tlcore.models import ZOO
