@@ -13,6 +13,11 @@ def tiny(num_classes=5, seed=0, channels=(4, 8, 8, 8)):
     return small_resnet(channels=channels, num_classes=num_classes)
 
 
+def flushes_subnormals() -> bool:
+    """Whether CPU arithmetic now treats float32 subnormals (below 1.2e-38) as zero (``torch.set_flush_denormal``)."""
+    return (torch.tensor([torch.finfo(torch.float32).tiny]) / 4).item() == 0.0
+
+
 def data(n, seed=0, classes=5, shift=0.0):
     """``n`` random 16x16 images (brightened by ``shift``, clipped to [0, 1]) with random labels."""
     g = torch.Generator().manual_seed(seed)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from factories import CountingDataset, data, tiny
+from factories import CountingDataset, data, flushes_subnormals, tiny
 from torch.utils.data import Dataset
 
 from tlcore import data as datasets
@@ -163,11 +163,6 @@ def test_amp_and_channels_last_paths_run_when_asked_for():
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
-def _flushes_subnormals() -> bool:
-    """Whether CPU arithmetic now treats float32 subnormals (below 1.2e-38) as zero."""
-    return (torch.tensor([1e-40], dtype=torch.float32) * 1.0).item() == 0.0
-
-
 class FlushWitness(TransferRegularizer):
     """Adds nothing to the loss; notes at every step whether subnormals are flushed."""
 
@@ -176,18 +171,18 @@ class FlushWitness(TransferRegularizer):
         self.seen = []
 
     def penalty(self, ctx: StepContext) -> torch.Tensor:
-        self.seen.append(_flushes_subnormals())
+        self.seen.append(flushes_subnormals())
         return ctx.logits.new_zeros(())
 
 
 @pytest.mark.parametrize("flush", [True, False])
 def test_subnormals_are_flushed_while_training_only_and_only_if_asked(flush):
-    assert not _flushes_subnormals()
+    assert not flushes_subnormals()
     witness = FlushWitness()
     fit(tiny(), TRAIN, VAL, protocol=QUICK.with_(steps=3), regularizers=[(1.0, witness)], flush_subnormals=flush,
         progress=False)
     assert witness.seen == [flush] * 3
-    assert not _flushes_subnormals()  # torch's default again after the run
+    assert not flushes_subnormals()  # torch's default again after the run
 
 
 def test_channels_last_is_the_cpu_default_except_where_onednn_would_corrupt_memory():

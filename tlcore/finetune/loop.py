@@ -68,41 +68,37 @@ def fit(
     execution = Execution.choose(model, device, amp, channels_last, compile, flush_subnormals)
     generator = seed_everything(seed)
     record = RunRecord(config={**(config or {}), "protocol": protocol.to_dict(), "seed": seed})
+    # The whole run, test evaluation included, as when the stored records were recomputed flushed bit for bit.
     with execution.subnormals_flushed():
-        _train(model, train, val, test, protocol, regularizers, seed, generator, execution, record, checkpoint_path,
-               progress)
+        with training(model, train, protocol, regularizers, seed, generator, execution, record,
+                      checkpoint_path) as run:
+            state = run.state
+            for step in tqdm(range(run.first_step, protocol.steps + 1), disable=not progress, desc="fit",
+                             leave=False, mininterval=2.0):
+                run.plan.set_mode(step)
+                loss = _training_loss(model, run.forward, next(state.batches), step, protocol, regularizers,
+                                      generator, execution)
+                evaluating = step % protocol.eval_every == 0 or step == protocol.steps
+                # A finiteness check synchronises with the device: every step on the CPU (free), else at
+                # evaluations.
+                if (not execution.on_cuda or evaluating) and not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate "
+                                             f"({protocol.lr})")
+                state.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                state.optimizer.step()
+                state.schedule.step()
+                if evaluating:
+                    run.validate(val, step, loss)
+                    run.save_checkpoint(step)
+                    if state.selection.stopped:
+                        break
+        model.load_state_dict(state.selection.state)
+        record.val_accuracy = state.selection.accuracy
+        if test is not None:
+            record.test_accuracy, record.test_loss = evaluate(model, test, device=execution.device)
+        record.seconds = run.elapsed()
     return record
-
-
-def _train(model, train, val, test, protocol, regularizers, seed, generator, execution, record, checkpoint_path,
-           progress) -> None:
-    """:func:`fit`'s training, selection and test evaluation, filling ``record``."""
-    with training(model, train, protocol, regularizers, seed, generator, execution, record, checkpoint_path) as run:
-        state = run.state
-        for step in tqdm(range(run.first_step, protocol.steps + 1), disable=not progress, desc="fit", leave=False,
-                         mininterval=2.0):
-            run.plan.set_mode(step)
-            loss = _training_loss(model, run.forward, next(state.batches), step, protocol, regularizers, generator,
-                                  execution)
-            evaluating = step % protocol.eval_every == 0 or step == protocol.steps
-            # A finiteness check synchronises with the device: every step on the CPU (free), else at evaluations.
-            if (not execution.on_cuda or evaluating) and not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate "
-                                         f"({protocol.lr})")
-            state.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            state.optimizer.step()
-            state.schedule.step()
-            if evaluating:
-                run.validate(val, step, loss)
-                run.save_checkpoint(step)
-                if state.selection.stopped:
-                    break
-    model.load_state_dict(state.selection.state)
-    record.val_accuracy = state.selection.accuracy
-    if test is not None:
-        record.test_accuracy, record.test_loss = evaluate(model, test, device=execution.device)
-    record.seconds = run.elapsed()
 
 
 def _training_loss(model, forward, batch, step, protocol, regularizers, generator,
