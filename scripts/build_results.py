@@ -8,7 +8,10 @@ and every outcome computed again. The staging store is the checkpoint: after a k
 it stopped (a record is written only once it is complete). While chapters run, a progress bar counts the records
 of the committed store that have been recomputed, with each chapter's estimated time left (the committed records'
 own compute seconds, per core). When every page has executed, the staging files replace ``store/*.jsonl`` and the
-compute time per chapter is printed and written to ``results/tables/results_timings.csv``. ``--only`` recomputes
+compute time per chapter is printed and written to ``results/tables/results_timings.csv``. A recompute may take
+several stretches of work: each stretch's wall time is kept beside the staging store (``stretches.json``, updated
+every 15 seconds, so a killed stretch counts up to its last update), and the total over all stretches is printed and
+written to ``results/tables/results_stretches.csv``. ``--only`` recomputes
 some chapters and replaces only their files. ``--executor ray`` computes the runs as Ray tasks (``make results
 EXECUTOR=ray``; see ``scripts/build_book.py``).
 """
@@ -27,6 +30,24 @@ from build_book import ROOT, executable_pages, execute, stage
 
 STORE = ROOT / "store"
 REBUILD = ROOT / "results" / "store-rebuild"
+STRETCHES = "stretches.json"
+
+
+def record_stretch(folder: Path, started: str, seconds: float, **details) -> list[dict]:
+    """Note in ``folder/stretches.json`` that the stretch which began at ``started`` (an ISO time, its identity) has
+    run ``seconds`` of wall time so far, with ``details`` (jobs, executor, chapters); returns every stretch noted."""
+    import json
+
+    from tlcore.storage import write_json_atomic
+
+    path = folder / STRETCHES
+    stretches = json.loads(path.read_text()) if path.exists() else []
+    if not isinstance(stretches, list):
+        raise ValueError(f"{path} is not a list of stretches; remove it to start counting again")
+    row = {"started": started, "seconds": round(seconds, 1), **details}
+    stretches = [s for s in stretches if s.get("started") != started] + [row]
+    write_json_atomic(path, stretches)
+    return stretches
 
 
 def _seconds_by_chapter(root: Path) -> dict[str, dict[str, float]]:
@@ -38,8 +59,9 @@ def _seconds_by_chapter(root: Path) -> dict[str, dict[str, float]]:
     return by_chapter
 
 
-def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs: int) -> None:
-    """A progress bar over the committed records recomputed so far, with the estimated time left per chapter."""
+def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs: int, stretch) -> None:
+    """A progress bar over the committed records recomputed so far, with the estimated time left per chapter;
+    calls ``stretch()`` at every update, to note the wall time this stretch has run."""
     from tqdm.auto import tqdm
 
     from tlcore.store import Store
@@ -47,8 +69,10 @@ def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs:
     total = sum(len(keys) for keys in expected.values())
     with tqdm(total=total, desc="records", unit="rec", mininterval=5, file=sys.stdout) as bar:
         while not stop.wait(15):
+            stretch()
             done = {r["key"] for r in Store(REBUILD).records()}
-            left = {chapter: sum(s for k, s in keys.items() if k not in done) / 60 for chapter, keys in expected.items()}
+            left = {chapter: sum(s for k, s in keys.items() if k not in done) / 60
+                    for chapter, keys in expected.items()}
             bar.n = sum(len(set(keys) & done) for keys in expected.values())
             bar.set_postfix_str(", ".join(f"{c.split('_')[0]} {m:.0f} min" for c, m in sorted(left.items()) if m >= 1)
                                 + f" (total {sum(left.values()) / jobs:.0f} min on {jobs} cores)")
@@ -79,9 +103,16 @@ def main(argv: list[str] | None = None) -> None:
     expected = {c: keys for c, keys in _seconds_by_chapter(STORE).items()
                 if file_profile(c)[1] == args.profile and (file_profile(c)[0] in chapters or not args.only)}
     stop = threading.Event()
-    monitor = threading.Thread(target=_monitor, args=(expected, stop, args.jobs), daemon=True)
-    monitor.start()
     start = time.perf_counter()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    details = {"jobs": args.jobs, "executor": args.executor, "only": " ".join(args.only) or "all"}
+
+    def stretch() -> list[dict]:
+        return record_stretch(REBUILD, started, time.perf_counter() - start, **details)
+
+    stretch()
+    monitor = threading.Thread(target=_monitor, args=(expected, stop, args.jobs, stretch), daemon=True)
+    monitor.start()
     try:
         stage()
         execute(pages, args.profile, jobs=args.jobs)
@@ -107,10 +138,13 @@ def main(argv: list[str] | None = None) -> None:
     tables = Path(os.environ["TLCORE_RESULTS"]) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     timings.to_csv(tables / "results_timings.csv", index=False)
+    stretches = pd.DataFrame(stretch())
+    stretches.to_csv(tables / "results_stretches.csv", index=False)
     print(timings.to_string(index=False))
     print(f"[results] {len(timings)} files, {timings.records.sum()} records, "
           f"{timings.compute_seconds.sum() / 3600:.2f} core-hours of compute, {(time.perf_counter() - start) / 60:.1f} "
-          f"min wall; store/ replaced (commit it). Remove {REBUILD} to start again from nothing.")
+          f"min wall this stretch, {stretches.seconds.sum() / 60:.1f} over {len(stretches)} stretch(es); store/ "
+          f"replaced (commit it). Remove {REBUILD} to start again from nothing.")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,31 @@
+"""``make results``' stretch log: a recompute spread over several stretches of work adds up their wall times."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path.insert(0, str(SCRIPTS))  # build_results imports build_book from beside it
+SPEC = importlib.util.spec_from_file_location("build_results", SCRIPTS / "build_results.py")
+build_results = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(build_results)
+
+
+def test_a_stretch_is_updated_in_place_and_later_stretches_are_added(tmp_path):
+    build_results.record_stretch(tmp_path, "2026-12-04T10:00:00Z", 15.0, jobs=2)
+    build_results.record_stretch(tmp_path, "2026-12-04T10:00:00Z", 3600.04, jobs=2)  # the same stretch, later
+    stretches = build_results.record_stretch(tmp_path, "2026-12-05T09:00:00Z", 60.0, jobs=1)
+    assert [(s["started"], s["seconds"], s["jobs"]) for s in stretches] == [
+        ("2026-12-04T10:00:00Z", 3600.0, 2), ("2026-12-05T09:00:00Z", 60.0, 1)]
+    assert json.loads((tmp_path / build_results.STRETCHES).read_text()) == stretches
+    assert not list(tmp_path.glob("*.tmp*"))  # written atomically: nothing half-written left beside it
+
+
+def test_a_log_that_is_not_a_list_of_stretches_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / build_results.STRETCHES
+    path.write_text('{"started": "x"}')
+    with pytest.raises(ValueError, match="not a list of stretches"):
+        build_results.record_stretch(tmp_path, "2026-12-04T10:00:00Z", 1.0)
+    assert path.read_text() == '{"started": "x"}'
