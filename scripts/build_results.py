@@ -60,8 +60,11 @@ def _seconds_by_chapter(root: Path) -> dict[str, dict[str, float]]:
 
 
 def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs: int, stretch) -> None:
-    """A progress bar over the committed records recomputed so far, with the estimated time left per chapter;
-    calls ``stretch()`` at every update, to note the wall time this stretch has run."""
+    """A progress bar over the committed records recomputed so far, with the estimated time left per chapter and
+    the count of computed records the committed store lacks; calls ``stretch()`` at every update, to note the wall
+    time this stretch has run. A recompute can compute records the committed store lacks and leave some of its
+    records out (a choice a chapter makes on validation outcomes falls otherwise when those outcomes changed), so the
+    bar may end short of its total and the time left is an estimate."""
     from tqdm.auto import tqdm
 
     from tlcore.store import Store
@@ -74,8 +77,9 @@ def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs:
             left = {chapter: sum(s for k, s in keys.items() if k not in done) / 60
                     for chapter, keys in expected.items()}
             bar.n = sum(len(set(keys) & done) for keys in expected.values())
+            new = len(done - {key for keys in expected.values() for key in keys})
             bar.set_postfix_str(", ".join(f"{c.split('_')[0]} {m:.0f} min" for c, m in sorted(left.items()) if m >= 1)
-                                + f" (total {sum(left.values()) / jobs:.0f} min on {jobs} cores)")
+                                + f" (total {sum(left.values()) / jobs:.0f} min on {jobs} cores); {new} new records")
 
 
 def main(argv: list[str] | None = None) -> None:
