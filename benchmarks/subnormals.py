@@ -15,8 +15,8 @@ undecayed model, the baseline; ratios are against (3), all measured in this run.
 
 Chapter 5's L2 runs at 500 per class (4,688 steps) took 700 to 1,260 s against 90 to 150 s for plain and L2-SP
 runs; what this script measures explains part of that, not all. Inside those runs flushing removes all of it
-(the slowest took 110 s instead of 1,971, its record the same bit for bit; see the README's cost paragraph), so
-``fit`` now flushes by default.
+(the slowest took 110 s instead of 1,971), so ``fit`` now flushes by default. Flushing can change a run: three of
+those twenty came out otherwise and were replaced in the store (``store/README.md``).
 """
 from __future__ import annotations
 

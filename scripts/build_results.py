@@ -69,15 +69,15 @@ def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs:
 
     from tlcore.store import Store
 
-    total = sum(len(keys) for keys in expected.values())
-    with tqdm(total=total, desc="records", unit="rec", mininterval=5, file=sys.stdout) as bar:
+    committed = {key for keys in expected.values() for key in keys}  # each key is in one chapter's file
+    with tqdm(total=len(committed), desc="records", unit="rec", mininterval=5, file=sys.stdout) as bar:
         while not stop.wait(15):
             stretch()
             done = {r["key"] for r in Store(REBUILD).records()}
             left = {chapter: sum(s for k, s in keys.items() if k not in done) / 60
                     for chapter, keys in expected.items()}
-            bar.n = sum(len(set(keys) & done) for keys in expected.values())
-            new = len(done - {key for keys in expected.values() for key in keys})
+            bar.n = len(committed & done)
+            new = len(done - committed)
             bar.set_postfix_str(", ".join(f"{c.split('_')[0]} {m:.0f} min" for c, m in sorted(left.items()) if m >= 1)
                                 + f" (total {sum(left.values()) / jobs:.0f} min on {jobs} cores); {new} new records")
 
