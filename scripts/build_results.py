@@ -3,14 +3,17 @@
     python scripts/build_results.py [--profile embedded] [--jobs N] [--only 01 ...] [--executor ray [--address A]]
 
 Every chapter is executed (as ``make book`` does, without rendering) against an empty staging store
-(``results/store-rebuild``) and an empty model cache (``results/cache-rebuild``), so every zoo model is pretrained
-and every outcome computed again. The staging store is the checkpoint: after a kill, the same command continues where
-it stopped (a record is written only once it is complete). While chapters run, a progress bar counts the records
+(``store/rebuild``) and an empty model cache (``results/cache-rebuild``), so every zoo model is pretrained and every
+outcome computed again. The staging store is the checkpoint: after a kill, the same command continues where it
+stopped (a record is written only once it is complete). It lies inside the repository and is committed as it grows
+(the book never reads it: a store reads only the ``*.jsonl`` files of its own folder), so a recompute longer than
+one machine's life continues on another from a checkout; the model cache is not committed (weights), so a later
+stretch pretrains again the zoo models it still needs, which on the same machine kind gives the same weights. While chapters run, a progress bar counts the records
 of the committed store that have been recomputed, with each chapter's estimated time left (the committed records'
 own compute seconds, per core). When every page has executed, the staging files replace ``store/*.jsonl`` and the
 compute time per chapter is printed and written to ``results/tables/results_timings.csv``. A recompute may take
-several stretches of work: each stretch's wall time is kept beside the staging store (``stretches.json``, updated
-every 15 seconds, so a killed stretch counts up to its last update), and the total over all stretches is printed and
+several stretches of work: each stretch's wall time and machine kind are kept beside the staging store (``stretches.json``,
+updated every 15 seconds, so a killed stretch counts up to its last update), and the total over all stretches is printed and
 written to ``results/tables/results_stretches.csv``. ``--only`` recomputes
 some chapters and replaces only their files. ``--executor ray`` computes the runs as Ray tasks (``make results
 EXECUTOR=ray``; see ``scripts/build_book.py``).
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_book import ROOT, executable_pages, execute, stage
 
 STORE = ROOT / "store"
-REBUILD = ROOT / "results" / "store-rebuild"
+REBUILD = STORE / "rebuild"
 STRETCHES = "stretches.json"
 
 
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile != "real":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from tlcore.runs.executors import use_executor
-    from tlcore.store import file_profile
+    from tlcore.store import cpu_capability, file_profile
 
     use_executor(args.executor, args.address)
     pages = executable_pages(args.only)
@@ -109,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     start = time.perf_counter()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    details = {"jobs": args.jobs, "executor": args.executor, "only": " ".join(args.only) or "all"}
+    details = {"jobs": args.jobs, "executor": args.executor, "only": " ".join(args.only) or "all",
+               "machine": cpu_capability()}
 
     def stretch() -> list[dict]:
         return record_stretch(REBUILD, started, time.perf_counter() - start, **details)
