@@ -8,15 +8,15 @@ outcome computed again. The staging store is the checkpoint: after a kill, the s
 stopped (a record is written only once it is complete). It lies inside the repository and is committed as it grows
 (the book never reads it: a store reads only the ``*.jsonl`` files of its own folder), so a recompute longer than
 one machine's life continues on another from a checkout; the model cache is not committed (weights), so a later
-stretch pretrains again the zoo models it still needs, which on the same machine kind gives the same weights. While chapters run, a progress bar counts the records
-of the committed store that have been recomputed, with each chapter's estimated time left (the committed records'
-own compute seconds, per core). When every page has executed, the staging files replace ``store/*.jsonl`` and the
-compute time per chapter is printed and written to ``results/tables/results_timings.csv``. A recompute may take
-several stretches of work: each stretch's wall time and machine kind are kept beside the staging store (``stretches.json``,
-updated every 15 seconds, so a killed stretch counts up to its last update), and the total over all stretches is printed and
-written to ``results/tables/results_stretches.csv``. ``--only`` recomputes
-some chapters and replaces only their files. ``--executor ray`` computes the runs as Ray tasks (``make results
-EXECUTOR=ray``; see ``scripts/build_book.py``).
+stretch pretrains again the zoo models it still needs, which on the same machine kind gives the same weights. While
+chapters run, a progress bar counts the records of the committed store that have been recomputed, with each
+chapter's estimated time left (the committed records' own compute seconds, per core). When every page has executed,
+the staging files replace ``store/*.jsonl`` and the compute time per chapter is printed and written to
+``results/tables/results_timings.csv``. A recompute may take several stretches of work: each stretch's wall time and
+machine kind are kept beside the staging store (``stretches.json``, updated every 15 seconds, so a killed stretch
+counts up to its last update), and the total over all stretches is printed and written to
+``results/tables/results_stretches.csv``. ``--only`` recomputes some chapters and replaces only their files.
+``--executor ray`` computes the runs as Ray tasks (``make results EXECUTOR=ray``; see ``scripts/build_book.py``).
 """
 from __future__ import annotations
 

@@ -142,6 +142,7 @@ def test_only_records_of_this_machine_kind_are_drawn_and_the_others_are_counted(
     assert f"1 records were computed on this machine kind ({here})" in out
     assert f"the others (1 OTHER, 1 {verify.UNRECORDED}) were not drawn" in out
     assert "recomputed 1 records from nothing" in out
+    assert f"WARNING: 5 records asked for, only 1 drawn: the store holds no more from this machine kind ({here})" in out
 
 
 def test_a_record_computed_on_a_gpu_is_of_that_gpus_kind_never_a_cpus():
