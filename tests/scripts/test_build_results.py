@@ -29,3 +29,13 @@ def test_a_log_that_is_not_a_list_of_stretches_is_refused_and_left_alone(tmp_pat
     with pytest.raises(ValueError, match="not a list of stretches"):
         build_results.record_stretch(tmp_path, "2026-12-04T10:00:00Z", 1.0)
     assert path.read_text() == '{"started": "x"}'
+
+
+def test_the_staging_store_is_committed_beside_the_store_and_never_read_as_part_of_it(tmp_path):
+    from tlcore.store import Store, record_key
+
+    assert build_results.REBUILD.parent == build_results.STORE  # inside the repository, so it can be committed
+    config = {"what": "a staged outcome"}
+    Store(tmp_path / "store" / build_results.REBUILD.name, chapter="01_x").put(record_key(config), "probes", config, 1)
+    assert len(Store(tmp_path / "store" / build_results.REBUILD.name)) == 1
+    assert len(Store(tmp_path / "store")) == 0  # the book's store reads its own folder's files only
