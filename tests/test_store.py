@@ -117,3 +117,12 @@ def test_a_store_only_build_refuses_to_compute(tmp_path, monkeypatch):
     with pytest.raises(MissingOutcome, match=r"lacks record \w+ \(kind outcome, configuration \{\"i\": 2\}\) and \$TLCORE_STORE_ONLY forbids"):
         store.computed(record_key({"i": 2}), "outcome", {"i": 2}, lambda: 2.5)
     assert len(Store(tmp_path)) == 1
+
+
+def test_the_committed_store_with_its_staging_store_stays_within_50_mb():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "store"
+    files = list(folder.rglob("*.jsonl"))
+    assert files, f"no committed store under {folder}"
+    assert sum(path.stat().st_size for path in files) <= 50 * 2**20, "the results store is over the issue's 50 MB"
