@@ -84,10 +84,15 @@ class _DiesOnceStore(OutcomeStore):
 
 @dataclass(frozen=True)
 class Raises(DiesOnce):
-    """A run with a bug: it raises (after a second, so that a quick run beside it has finished)."""
+    """A run with a bug: it raises once the file ``stored`` exists (a quick run beside it has been stored; waiting
+    on the file, not on the clock, keeps the test true on a loaded machine, where Ray's workers start slowly)."""
+
+    stored: str = ""
 
     def compute(self, progress: bool = False) -> dict:
-        time.sleep(1.0)
+        deadline = time.monotonic() + 120
+        while self.stored and not Path(self.stored).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         raise KeyError("a bug in the run")
 
 
@@ -115,8 +120,8 @@ def test_a_run_that_raises_is_not_retried_and_finished_runs_stay_stored(cluster,
     good = DiesOnce(str(tmp_path / "died"), value=1)
     (tmp_path / "died").touch()  # this one computes at once
     with pytest.raises(RuntimeError, match="a bug in the run"):
-        run_many([good, Raises(str(tmp_path / "other"), value=2)], store=store, progress=False,
-                 executor=RayExecutor(max_retries=3))
+        run_many([good, Raises(str(tmp_path / "other"), value=2, stored=str(tmp_path / "store" / "shared.jsonl"))],
+                 store=store, progress=False, executor=RayExecutor(max_retries=3))
     assert [r["value"]["computed"] for r in store.store.records()] == [6]
 
 
