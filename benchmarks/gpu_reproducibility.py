@@ -79,5 +79,6 @@ def main() -> None:
                 print(f"  {label}: {seconds:.1f} s, {len(found)} fields differ, test accuracy differs by {gap:.4f}"
                       + "".join(f"\n    {line}" for line in found[:3]))
 
+
 if __name__ == "__main__":
     main()
