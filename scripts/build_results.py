@@ -10,13 +10,14 @@ stopped (a record is written only once it is complete). It lies inside the repos
 one machine's life continues on another from a checkout; the model cache is not committed (weights), so a later
 stretch pretrains again the zoo models it still needs, which on the same machine kind gives the same weights. While
 chapters run, a progress bar counts the records of the committed store that have been recomputed, with each
-chapter's estimated time left (the committed records' own compute seconds, per core). When every page has executed,
-the staging files replace ``store/*.jsonl`` and the compute time per chapter is printed and written to
-``results/tables/results_timings.csv``. A recompute may take several stretches of work: each stretch's wall time and
-machine kind are kept beside the staging store (``stretches.json``, updated every 15 seconds, so a killed stretch
-counts up to its last update), and the total over all stretches is printed and written to
-``results/tables/results_stretches.csv``. ``--only`` recomputes some chapters and replaces only their files.
-``--executor ray`` computes the runs as Ray tasks (``make results EXECUTOR=ray``; see ``scripts/build_book.py``).
+chapter's estimated time left (the committed records' own compute seconds, per core, times the pace this stretch has
+measured so far). When every page has executed, the staging files replace ``store/*.jsonl`` and the compute time per
+chapter is printed and written to ``results/tables/results_timings.csv``. A recompute may take several stretches of
+work: each stretch's wall time and machine kind are kept beside the staging store (``stretches.json``, updated every
+15 seconds, so a killed stretch counts up to its last update), and the total over all stretches is printed and
+written to ``results/tables/results_stretches.csv``. ``--only`` recomputes some chapters and replaces only their
+files. ``--executor ray`` computes the runs as Ray tasks (``make results EXECUTOR=ray``; see
+``scripts/build_book.py``).
 """
 from __future__ import annotations
 
@@ -62,27 +63,48 @@ def _seconds_by_chapter(root: Path) -> dict[str, dict[str, float]]:
     return by_chapter
 
 
-def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs: int, stretch) -> None:
+def stretch_pace(committed: dict[str, float], recomputed: list[dict], since: str,
+                 minimum: int = 10) -> float | None:
+    """How much longer this stretch takes per record than the committed store's own compute seconds: over the
+    ``recomputed`` records (store records) dated at or after ``since`` (an ISO time: this stretch's start) whose key
+    ``committed`` holds (key -> stored seconds), the sum of their new seconds over the sum of their stored ones.
+    ``None`` until ``minimum`` such records exist. The stored seconds were measured on other machines and under other
+    loads, so an estimate from them alone can be off by a factor; records the committed store lacks carry no estimate
+    at all."""
+    pairs = [(r["provenance"]["seconds"], committed[r["key"]]) for r in recomputed
+             if r["key"] in committed and r.get("provenance", {}).get("date", "") >= since]
+    if len(pairs) < minimum or sum(old for _, old in pairs) <= 0:
+        return None
+    return sum(new for new, _ in pairs) / sum(old for _, old in pairs)
+
+
+def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs: int, stretch, started: str) -> None:
     """A progress bar over the committed records recomputed so far, with the estimated time left per chapter and
     the count of computed records the committed store lacks; calls ``stretch()`` at every update, to note the wall
     time this stretch has run. A recompute can compute records the committed store lacks and leave some of its
     records out (a choice a chapter makes on validation outcomes falls otherwise when those outcomes changed), so the
-    bar may end short of its total and the time left is an estimate."""
+    bar may end short of its total and the time left is an estimate, scaled by :func:`stretch_pace` once this stretch
+    (which began at ``started``) has recomputed enough records to measure it."""
     from tqdm.auto import tqdm
 
     from tlcore.store import Store
 
-    committed = {key for keys in expected.values() for key in keys}  # each key is in one chapter's file
+    seconds = {key: s for keys in expected.values() for key, s in keys.items()}  # each key is in one chapter's file
+    committed = set(seconds)
     with tqdm(total=len(committed), desc="records", unit="rec", mininterval=5, file=sys.stdout) as bar:
         while not stop.wait(15):
             stretch()
-            done = {r["key"] for r in Store(REBUILD).records()}
-            left = {chapter: sum(s for k, s in keys.items() if k not in done) / 60
+            recomputed = list(Store(REBUILD).records())
+            done = {r["key"] for r in recomputed}
+            pace = stretch_pace(seconds, recomputed, started)
+            left = {chapter: sum(s for k, s in keys.items() if k not in done) / 60 * (pace or 1.0)
                     for chapter, keys in expected.items()}
             bar.n = len(committed & done)
             new = len(done - committed)
+            basis = f"at this stretch's pace, {pace:.2f}x the stored seconds" if pace else "at the stored seconds"
             bar.set_postfix_str(", ".join(f"{c.split('_')[0]} {m:.0f} min" for c, m in sorted(left.items()) if m >= 1)
-                                + f" (total {sum(left.values()) / jobs:.0f} min on {jobs} cores); {new} new records")
+                                + f" (total {sum(left.values()) / jobs:.0f} min on {jobs} cores {basis}); "
+                                + f"{new} new records")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         return record_stretch(REBUILD, started, time.perf_counter() - start, **details)
 
     stretch()
-    monitor = threading.Thread(target=_monitor, args=(expected, stop, args.jobs, stretch), daemon=True)
+    monitor = threading.Thread(target=_monitor, args=(expected, stop, args.jobs, stretch, started), daemon=True)
     monitor.start()
     try:
         stage()

@@ -39,3 +39,22 @@ def test_the_staging_store_is_committed_beside_the_store_and_never_read_as_part_
     Store(tmp_path / "store" / build_results.REBUILD.name, chapter="01_x").put(record_key(config), "probes", config, 1)
     assert len(Store(tmp_path / "store" / build_results.REBUILD.name)) == 1
     assert len(Store(tmp_path / "store")) == 0  # the book's store reads its own folder's files only
+
+
+def _record(key: str, seconds: float, date: str) -> dict:
+    return {"key": key, "provenance": {"seconds": seconds, "date": date}}
+
+
+def test_the_pace_compares_this_stretchs_records_with_their_stored_seconds():
+    committed = {f"k{i}": 10.0 for i in range(12)}
+    recomputed = [_record(f"k{i}", 16.0, "2026-12-04T22:00:00Z") for i in range(10)]
+    recomputed += [_record("k10", 100.0, "2026-12-04T20:00:00Z"),  # an earlier stretch's, under another load
+                   _record("new", 100.0, "2026-12-04T22:00:00Z")]  # a record the committed store lacks
+    assert build_results.stretch_pace(committed, recomputed, "2026-12-04T21:53:36Z") == pytest.approx(1.6)
+
+
+def test_the_pace_is_not_guessed_from_too_few_records():
+    committed = {f"k{i}": 10.0 for i in range(12)}
+    recomputed = [_record(f"k{i}", 16.0, "2026-12-04T22:00:00Z") for i in range(9)]
+    assert build_results.stretch_pace(committed, recomputed, "2026-12-04T21:53:36Z") is None
+    assert build_results.stretch_pace(committed, recomputed, "2026-12-04T21:53:36Z", minimum=9) == pytest.approx(1.6)
