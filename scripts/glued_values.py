@@ -2,11 +2,16 @@
 
     python scripts/glued_values.py record FILE [--profile smoke] [--only 01 ...]   (--only: re-record those chapters)
     python scripts/glued_values.py compare FILE [--profile smoke] [--only 01 ...]
+    python scripts/glued_values.py diff OLD_DIR NEW_DIR [--names _verdict _primary]
 
 Each page is executed by papermill into a temporary folder against a fresh, empty results folder (so nothing is read
 from an earlier build), chapters before the book's own pages, one torch thread, one page at a time. A glued value is
 recorded as its text representation. ``compare`` exits non-zero and names every value that differs, is missing or is
 new: the check that a refactoring changed no number on any page.
+
+``diff`` executes nothing: it compares the glued values of two builds' executed pages (``_build/src/notebooks`` of a
+build against the committed store and of one against a recomputed store, say), page by page for the pages both hold,
+optionally only the names ending in ``--names``: what a recomputation did to the verdicts.
 
 The file names the machine kind it was recorded on (``"_machine": {"cpu_capability": ...}``, torch's CPU capability):
 the kernels torch picks for AVX2 and AVX-512 round differently, and chapters that pretrain zoo models print other
@@ -68,6 +73,31 @@ def record(profile: str, only: list[str]) -> dict[str, dict[str, str]]:
     return values
 
 
+def executed_pages(folder: Path) -> dict[str, dict[str, str]]:
+    """``{"notebooks/<stem>": glued values}`` of every executed notebook in ``folder``."""
+    import nbformat
+
+    if not folder.is_dir():
+        raise SystemExit(f"{folder} is not a folder of executed notebooks")
+    return {f"notebooks/{path.stem}": glued(nbformat.read(path, as_version=4))
+            for path in sorted(folder.glob("*.ipynb"))}
+
+
+def diff_builds(old: Path, new: Path, names: list[str]) -> list[str]:
+    """The glued values that differ between two builds' executed pages, on the pages both hold.
+
+    ``names``: keep only values whose name ends with one of these (all values when empty).
+    """
+    before, after = executed_pages(old), executed_pages(new)
+    pages = sorted(set(before) & set(after))
+    if not pages:
+        raise SystemExit(f"{old} and {new} hold no executed page in common")
+
+    def kept(values):
+        return {name: text for name, text in values.items() if not names or name.endswith(tuple(names))}
+    return differences({page: kept(before[page]) for page in pages}, {page: kept(after[page]) for page in pages})
+
+
 def differences(before: dict, after: dict) -> list[str]:
     lines = []
     for page in sorted(set(before) | set(after)):
@@ -84,11 +114,21 @@ def differences(before: dict, after: dict) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("record", "compare"))
-    parser.add_argument("file", type=Path)
+    parser.add_argument("action", choices=("record", "compare", "diff"))
+    parser.add_argument("file", type=Path, help="the recording (record, compare) or the old build's pages (diff)")
+    parser.add_argument("new", type=Path, nargs="?", help="diff: the new build's executed pages")
+    parser.add_argument("--names", nargs="*", default=[], help="diff: only names ending in these")
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--only", nargs="*", default=[])
     args = parser.parse_args(argv)
+    if args.action == "diff":
+        if args.new is None:
+            parser.error("diff needs two folders of executed pages: OLD_DIR NEW_DIR")
+        lines = diff_builds(args.file, args.new, args.names)
+        for line in lines:
+            print(line)
+        print(f"[glued] {len(lines)} differences")
+        return 1 if lines else 0
     kind = cpu_capability()
     if args.action == "compare" and not args.file.exists():
         parser.error(f"{args.file} does not exist: record it first")
