@@ -58,3 +58,17 @@ def test_the_pace_is_not_guessed_from_too_few_records():
     recomputed = [_record(f"k{i}", 16.0, "2026-12-04T22:00:00Z") for i in range(9)]
     assert build_results.stretch_pace(committed, recomputed, "2026-12-04T21:53:36Z") is None
     assert build_results.stretch_pace(committed, recomputed, "2026-12-04T21:53:36Z", minimum=9) == pytest.approx(1.6)
+
+
+def test_each_chapter_has_its_own_pace_and_a_chapter_with_too_few_records_takes_the_slowest():
+    expected = {"05_a": {f"a{i}": 100.0 for i in range(10)},  # stored before a speed-up: now a fifth as long
+                "06_b": {f"b{i}": 10.0 for i in range(20)},   # now 1.8 times as long
+                "07_c": {"c0": 10.0}}                          # too few recomputed to measure
+    when = "2026-12-05T02:00:00Z"
+    recomputed = ([_record(f"a{i}", 20.0, when) for i in range(10)] + [_record(f"b{i}", 18.0, when) for i in range(10)]
+                  + [_record("c0", 30.0, when)])
+    paces = build_results.chapter_paces(expected, recomputed, "2026-12-05T01:05:00Z")
+    assert paces["05_a"] == pytest.approx(0.2) and paces["06_b"] == pytest.approx(1.8)
+    assert paces["07_c"] == pytest.approx(1.8)  # not its own 3.0 from one record, nor the stretch's 0.37
+    assert build_results.chapter_paces(expected, recomputed[:5], "2026-12-05T01:05:00Z") == {
+        "05_a": None, "06_b": None, "07_c": None}
