@@ -96,6 +96,28 @@ class Raises(DiesOnce):
         raise KeyError("a bug in the run")
 
 
+@dataclass(frozen=True)
+class ReadsTheZoo(DiesOnce):
+    """A run whose outcome is the description of zoo entry ``marker``, as the worker's zoo holds it."""
+
+    def compute(self, progress: bool = False) -> dict:
+        from tlcore.models.zoo import ZOO
+
+        return {"description": ZOO[self.marker].description}
+
+
+def test_a_zoo_entry_the_driver_registered_at_run_time_reaches_the_workers(cluster, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from tlcore.models.zoo import ZOO
+
+    name = "glyph_micro_registered_at_run_time"  # as a chapter registers a DATL re-weighting: after import
+    monkeypatch.setitem(ZOO, name, replace(ZOO["glyph_micro"], name=name, description="made by the driver"))
+    store = RunStore(tmp_path / "store")
+    run_many([ReadsTheZoo(marker=name)], store=store, progress=False, executor=RayExecutor())
+    assert [r["value"] for r in store.store.records()] == [{"description": "made by the driver"}]
+
+
 def test_a_task_whose_worker_dies_is_retried_and_the_store_ends_complete(cluster, tmp_path):
     store = RunStore(tmp_path / "store")
     spec = DiesOnce(str(tmp_path / "died"))

@@ -42,15 +42,20 @@ class Computed(NamedTuple):
     provenance: dict
 
 
-def compute_one(spec: RunSpec, threads: int = 1, env: dict[str, str] | None = None) -> tuple[Any, dict]:
+def compute_one(spec: RunSpec, threads: int = 1, env: dict[str, str] | None = None,
+                zoo: tuple = ()) -> tuple[Any, dict]:
     """``spec``'s outcome (a diverged run included) and its provenance, computed with ``threads`` torch threads and
     exactly the driver's variables ``env`` of :data:`FORWARDED_PREFIXES` (a worker's own are unset for the task: a
     profile it inherited must not label the record): what one task does on a worker. One thread, as the book build
-    computes, reproduces a local run bit for bit."""
+    computes, reproduces a local run bit for bit. ``zoo``: the driver's zoo entries, registered here first, because a
+    chapter registers some at run time (a DATL re-weighting) and a worker process has only those made at import."""
     import torch
 
+    from ..models.zoo import register
     from .spec import outcome
 
+    for entry in zoo:
+        register(entry)  # the same recipe is a no-op; another recipe under the same name is refused
     saved = forwarded_env()
     if env is not None:
         _replace_forwarded(env)
@@ -136,7 +141,10 @@ class RayExecutor:
         # imported), the argument so that the task unsets what its worker inherited and the driver does not have.
         task = ray.remote(compute_one).options(**self.resources, max_retries=self.max_retries,
                                                retry_exceptions=False, runtime_env={"env_vars": env})
-        pending = {task.remote(spec, threads, env): spec for spec in specs}
+        from ..models.zoo import ZOO
+
+        zoo = ray.put(tuple(ZOO.values()))  # sent to the object store once, not pickled into every task
+        pending = {task.remote(spec, threads, env, zoo): spec for spec in specs}
         with tqdm(total=len(pending), disable=not progress, desc="runs on Ray", unit="run", mininterval=2.0) as bar:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
