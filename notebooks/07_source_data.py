@@ -148,7 +148,8 @@ if zoo_sources:  # what the discussion says about the source models is read off 
     textures_model, digits_model = (dict(setup.source_data.matched)[t] for t in ("textures_far", "digits_real"))
     few, many = setup.source_data.few_letters_model, setup.source_data.many_letters_model
     recipe = zoo[textures_model].protocol
-    letters_full = tlcore.models.load_source_model(setup.arch, progress=False)[1]["source_val_accuracy"]
+    # From the store, as every number on the page: loading the model would pretrain it on a fresh machine.
+    letters_full = tlcore.models.source_provenance(setup.arch)["source_val_accuracy"]
     # A SimCLR run that ends within 5% of the loss of embeddings that tell no two images apart has learnt nothing.
     collapsed = selfsup.selfsup_final_loss > 0.95 * selfsup.selfsup_uniform_loss
     too_low = (f", fine-tuned at chapter 4's learning rate ({setup.ranking.lr:g}, the same for every source), below "

@@ -1,5 +1,6 @@
 """The package's shape: imports flow one way (the import-linter contract in pyproject.toml), no two parts of the
 package import each other, and no module grows past what one concept needs."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,23 @@ def test_features_are_read_below_the_methods_that_use_them(part_imports):
 def test_modules_stay_small(path):
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_MODULE_LINES, f"{path.relative_to(ROOT)} has {lines} lines; split it by concept"
+
+
+# Calls that load or train a model. A chapter that makes one trains it on a fresh machine even when the store holds every
+# outcome its page shows (chapter 7 once pretrained its reference model only to read its source accuracy); chapters
+# read what they show from the store (``tlcore.models.source_provenance`` for zoo facts) through ``tlcore.studies``.
+TRAINING_CALLS = re.compile(r"\b(load_source_model|create_model|fit|train_source|pretrain)\(|models\.create\(")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.py")), ids=lambda p: p.name)
+def test_chapters_never_load_or_train_a_model_themselves(path):
+    calls = [f"{path.name}:{number}: {line.strip()}" for number, line in enumerate(path.read_text().splitlines(), 1)
+             if TRAINING_CALLS.search(line) and not line.lstrip().startswith("#")]
+    assert not calls, "read it from the store through tlcore.studies instead:\n" + "\n".join(calls)
+
+
+def test_the_training_call_pattern_finds_what_it_names():
+    assert TRAINING_CALLS.search('acc = tlcore.models.load_source_model(setup.arch)[1]["source_val_accuracy"]')
+    assert TRAINING_CALLS.search("model = tlcore.models.create('glyph_resnet_narrow', pretrained=True)")
+    assert not TRAINING_CALLS.search("slope = np.polyfit(x, y, 1)")  # fitting a line trains nothing
+    assert not TRAINING_CALLS.search('acc = tlcore.models.source_provenance(setup.arch)["source_val_accuracy"]')
