@@ -91,9 +91,9 @@ def test_modules_stay_small(path):
     assert lines <= MAX_MODULE_LINES, f"{path.relative_to(ROOT)} has {lines} lines; split it by concept"
 
 
-# Calls that load or train a model. A chapter that makes one trains it on a fresh machine even when the store holds every
-# outcome its page shows (chapter 7 once pretrained its reference model only to read its source accuracy); chapters
-# read what they show from the store (``tlcore.models.source_provenance`` for zoo facts) through ``tlcore.studies``.
+# Calls that load or train a model. A chapter that makes one trains it on a fresh machine even when the store holds
+# every outcome its page shows (chapter 7 once pretrained its reference model only to read its source accuracy);
+# chapters read what they show from the store (``tlcore.models.source_provenance`` for zoo facts) through ``tlcore.studies``.
 TRAINING_CALLS = re.compile(r"\b(load_source_model|create_model|fit|train_source|pretrain)\(|models\.create\(")
 
 
