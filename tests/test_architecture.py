@@ -93,7 +93,8 @@ def test_modules_stay_small(path):
 
 # Calls that load or train a model. A chapter that makes one trains it on a fresh machine even when the store holds
 # every outcome its page shows (chapter 7 once pretrained its reference model only to read its source accuracy);
-# chapters read what they show from the store (``tlcore.models.source_provenance`` for zoo facts) through ``tlcore.studies``.
+# chapters read what they show from the store (``tlcore.models.source_provenance`` for zoo facts) through
+# ``tlcore.studies``.
 TRAINING_CALLS = re.compile(r"\b(load_source_model|create_model|fit|train_source|pretrain)\(|models\.create\(")
 
 
