@@ -101,8 +101,7 @@ def _monitor(expected: dict[str, dict[str, float]], stop: threading.Event, jobs:
 
     from tlcore.store import Store
 
-    seconds = {key: s for keys in expected.values() for key, s in keys.items()}  # each key is in one chapter's file
-    committed = set(seconds)
+    committed = {key for keys in expected.values() for key in keys}  # each key is in one chapter's file
     with tqdm(total=len(committed), desc="records", unit="rec", mininterval=5, file=sys.stdout) as bar:
         while not stop.wait(15):
             stretch()
